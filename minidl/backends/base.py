@@ -1,0 +1,89 @@
+"""What a backend is: an array namespace plus the few extras minidl needs."""
+import contextlib
+import copy
+
+
+class DeviceUnavailableError(RuntimeError):
+    """A device was asked for that this machine cannot provide (no library, no GPU)."""
+
+
+class Backend:
+    """Base class for array backends.
+
+    Subclasses set ``xp`` (a NumPy-compatible namespace) and ``array_types`` and
+    override the transfer methods. Random numbers come from one seeded
+    ``xp.random.default_rng`` generator per device, so ``minidl.manual_seed``
+    makes every draw repeatable.
+    """
+
+    name = None
+    xp = None
+    array_types = ()
+    default_seed = 0
+
+    def __init__(self):
+        self._seed = self.default_seed
+        self._generators = {}
+
+    # -- devices -------------------------------------------------------------
+    def check_available(self, device=None):
+        """Raise DeviceUnavailableError saying what is missing; return None if usable."""
+
+    def canonical_device(self, kind, index):
+        """The device string tensors carry, e.g. "cpu" or "cuda:0"."""
+        return f"{kind}:{index}" if index else kind
+
+    def device_scope(self, device):
+        """A context in which the namespace allocates on ``device`` (CuPy: the current GPU)."""
+        return contextlib.nullcontext()
+
+    def synchronize(self, device):
+        """Wait until queued work on ``device`` is done (before reading a clock)."""
+
+    # -- transfer ------------------------------------------------------------
+    def asarray(self, data, dtype=None, device=None):
+        """``data`` (host array, list, scalar or this backend's array) as an array on ``device``."""
+        raise NotImplementedError
+
+    def to_host(self, array):
+        """A NumPy array with the values of ``array`` (no copy when already on the host)."""
+        raise NotImplementedError
+
+    def dtype(self, name):
+        """The namespace's dtype for a name such as "float32" (or for a NumPy dtype)."""
+        name = getattr(name, "name", None) or getattr(name, "__name__", None) or str(name)
+        try:
+            return self.xp.dtype(name)
+        except TypeError as err:
+            raise TypeError(f"unknown dtype {name!r}") from err
+
+    # -- extras the array API does not standardise ----------------------------
+    def scatter_add(self, target, index, values):
+        """``target[index] += values`` in place, adding repeated indices (np.add.at)."""
+        raise NotImplementedError
+
+    # -- random numbers ------------------------------------------------------
+    def seed(self, seed):
+        """Restart every device's generator from ``seed``."""
+        self._seed = seed
+        self._generators.clear()
+
+    def generator(self, device):
+        """The seeded generator of ``device`` (created on first use)."""
+        gen = self._generators.get(device)
+        if gen is None:
+            gen = self._generators[device] = self._new_generator(self._seed, device)
+        return gen
+
+    def _new_generator(self, seed, device):
+        return self.xp.random.default_rng(seed)
+
+    def get_rng_state(self, device):
+        """A snapshot of ``device``'s generator, for ``set_rng_state``."""
+        return copy.deepcopy(self.generator(device))
+
+    def set_rng_state(self, device, state):
+        self._generators[device] = copy.deepcopy(state)
+
+    def __repr__(self):
+        return f"<minidl backend {self.name!r} ({getattr(self.xp, '__name__', self.xp)})>"

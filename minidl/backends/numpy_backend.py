@@ -1,0 +1,22 @@
+"""The CPU backend: NumPy."""
+import numpy
+
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    """Computes with NumPy on the host; device "cpu"."""
+
+    xp = numpy
+    array_types = (numpy.ndarray, numpy.generic)
+
+    def asarray(self, data, dtype=None, device=None):
+        if hasattr(data, "__cuda_array_interface__") and hasattr(data, "get"):
+            data = data.get()  # a CuPy array: copy to the host
+        return numpy.asarray(data, dtype=dtype)
+
+    def to_host(self, array):
+        return numpy.asarray(array)
+
+    def scatter_add(self, target, index, values):
+        numpy.add.at(target, index, values)

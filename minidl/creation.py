@@ -1,0 +1,112 @@
+"""Making tensors: from data, filled, ranges, random draws, and the global seed."""
+from . import backends
+from .tensor import Tensor, _is_floating
+
+DEFAULT_FLOAT = "float32"
+
+
+def _finish(data, device, requires_grad):
+    t = Tensor(data, device)
+    if requires_grad:
+        t.requires_grad = True  # refuses integer dtypes with a clear error
+    return t
+
+
+def tensor(data, dtype=None, device="cpu", requires_grad=False):
+    """A new leaf tensor holding a copy of ``data`` (scalars, lists, NumPy/CuPy arrays, a Tensor).
+
+    Python floats become float32 (as in PyTorch); arrays keep their dtype unless ``dtype`` is given.
+    """
+    if isinstance(data, Tensor):
+        data = data.detach().to(device).data
+    backend, device = backends.resolve(device)
+    has_dtype = hasattr(data, "dtype")
+    array = backend.asarray(data, dtype=None if dtype is None else backend.dtype(dtype), device=device)
+    if dtype is None and not has_dtype and _is_floating(array.dtype):
+        array = array.astype(backend.dtype(DEFAULT_FLOAT))
+    elif array is data:
+        array = array.copy()
+    return _finish(array, device, requires_grad)
+
+
+def _filled(fill, shape, dtype, device, requires_grad):
+    backend, device = backends.resolve(device)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    with backend.device_scope(device):
+        array = backend.xp.full(tuple(shape), fill, dtype=backend.dtype(dtype or DEFAULT_FLOAT))
+    return _finish(array, device, requires_grad)
+
+
+def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` both work."""
+    return _filled(0, shape, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of ones."""
+    return _filled(1, shape, dtype, device, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of ``shape`` filled with ``fill_value``."""
+    return _filled(fill_value, (shape,) if isinstance(shape, int) else tuple(shape), dtype, device, requires_grad)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    """Zeros with the shape (and, unless given, the dtype and device) of ``x``."""
+    return zeros(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    """Ones with the shape (and, unless given, the dtype and device) of ``x``."""
+    return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=False):
+    """Evenly spaced values in [start, stop), as ``numpy.arange`` (integers stay int64)."""
+    backend, device = backends.resolve(device)
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        integral = all(isinstance(v, int) for v in (start, stop, step))
+        dtype = "int64" if integral else DEFAULT_FLOAT
+    with backend.device_scope(device):
+        array = backend.xp.arange(start, stop, step, dtype=backend.dtype(dtype))
+    return _finish(array, device, requires_grad)
+
+
+def _random(draw, shape, dtype, device, requires_grad):
+    backend, device = backends.resolve(device)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    with backend.device_scope(device):
+        array = draw(backend.generator(device), tuple(shape), backend.dtype(dtype or DEFAULT_FLOAT))
+    return _finish(array, device, requires_grad)
+
+
+def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+    """Standard normal draws from the seeded generator of ``device``."""
+    return _random(lambda gen, s, d: gen.standard_normal(s, dtype=d), shape, dtype, device, requires_grad)
+
+
+def rand(*shape, dtype=None, device="cpu", requires_grad=False):
+    """Uniform draws in [0, 1) from the seeded generator of ``device``."""
+    return _random(lambda gen, s, d: gen.random(s, dtype=d), shape, dtype, device, requires_grad)
+
+
+def manual_seed(seed):
+    """Make every random draw of minidl (randn, rand, init, dropout) repeatable."""
+    for name in backends.available():
+        backends.get(name).seed(seed)
+
+
+def get_rng_state(device="cpu"):
+    """A snapshot of ``device``'s generator; ``set_rng_state`` replays the draws made since."""
+    backend, device = backends.resolve(device)
+    return backend.get_rng_state(device)
+
+
+def set_rng_state(state, device="cpu"):
+    backend, device = backends.resolve(device)
+    backend.set_rng_state(device, state)

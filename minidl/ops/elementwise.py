@@ -1,0 +1,198 @@
+"""Elementwise primitives and their VJPs. Broadcast gradients are reduced by the engine."""
+import math
+
+from ..autograd import defvjp, nondifferentiable, primitive
+from ..backends import namespace
+
+# -- arithmetic ------------------------------------------------------------------
+
+
+@primitive
+def add(x, y):
+    return x + y
+
+
+@primitive
+def subtract(x, y):
+    return x - y
+
+
+@primitive
+def multiply(x, y):
+    return x * y
+
+
+@primitive
+def divide(x, y):
+    return x / y
+
+
+@primitive
+def negative(x):
+    return -x
+
+
+@primitive
+def power(x, y):
+    return x ** y
+
+
+defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defvjp(subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+defvjp(multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
+defvjp(negative, lambda g, ans, x: -g)
+
+
+def _log_base(x):
+    """log(x) with log(0) taken as 0, so d(x**y)/dy is 0 rather than nan at x = 0 (as HIPS)."""
+    if not hasattr(x, "shape"):  # a Python number, as in 2 ** t
+        return math.log(x) if x != 0 else 0.0
+    return log(where(x == 0, 1, x))
+
+
+defvjp(power,
+       lambda g, ans, x, y: g * y * x ** (y - 1),
+       lambda g, ans, x, y: g * ans * _log_base(x))
+
+# -- unary functions ---------------------------------------------------------------
+
+
+@primitive
+def exp(x):
+    return namespace(x).exp(x)
+
+
+@primitive
+def log(x):
+    return namespace(x).log(x)
+
+
+@primitive
+def sin(x):
+    return namespace(x).sin(x)
+
+
+@primitive
+def cos(x):
+    return namespace(x).cos(x)
+
+
+@primitive
+def tanh(x):
+    return namespace(x).tanh(x)
+
+
+@primitive
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
+    xp = namespace(x)
+    out = xp.tanh(x * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+@primitive
+def relu(x):
+    return namespace(x).maximum(x, 0)
+
+
+@primitive
+def abs(x):  # noqa: A001 - the public name, as numpy.abs
+    return namespace(x).abs(x)
+
+
+@primitive
+def sqrt(x):
+    return namespace(x).sqrt(x)
+
+
+@primitive
+def square(x):
+    return x * x
+
+
+defvjp(exp, lambda g, ans, x: g * ans)
+defvjp(log, lambda g, ans, x: g / x)
+defvjp(sin, lambda g, ans, x: g * cos(x))
+defvjp(cos, lambda g, ans, x: -g * sin(x))
+defvjp(tanh, lambda g, ans, x: g * (1 - ans * ans))
+defvjp(sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+defvjp(relu, lambda g, ans, x: g * (ans > 0))
+defvjp(abs, lambda g, ans, x: g * sign(x))
+defvjp(sqrt, lambda g, ans, x: g * 0.5 / ans)
+defvjp(square, lambda g, ans, x: g * 2 * x)
+
+# -- selection ---------------------------------------------------------------------
+
+
+@primitive
+def maximum(x, y):
+    return namespace(x if hasattr(x, "shape") else y).maximum(x, y)
+
+
+@primitive
+def minimum(x, y):
+    return namespace(x if hasattr(x, "shape") else y).minimum(x, y)
+
+
+@primitive
+def where(condition, x, y):
+    """``x`` where ``condition`` holds, else ``y``."""
+    array = next(a for a in (condition, x, y) if hasattr(a, "shape"))
+    return namespace(array).where(condition, x, y)
+
+
+@primitive
+def clip(x, min=None, max=None):  # noqa: A002 - PyTorch's and NumPy's argument names
+    return namespace(x).clip(x, min, max)
+
+
+def _tie_split(g, winner, tie):
+    """``g`` where ``winner``, half of it on ties (PyTorch's choice for max/min of two tensors)."""
+    return where(tie, g * 0.5, g * winner)
+
+
+defvjp(maximum, lambda g, ans, x, y: _tie_split(g, x > y, x == y),
+       lambda g, ans, x, y: _tie_split(g, y > x, x == y))
+defvjp(minimum, lambda g, ans, x, y: _tie_split(g, x < y, x == y),
+       lambda g, ans, x, y: _tie_split(g, y < x, x == y))
+defvjp(where, None, lambda g, ans, c, x, y: where(c, g, 0), lambda g, ans, c, x, y: where(c, 0, g))
+
+
+def _clip_vjp(g, ans, x, min=None, max=None):  # noqa: A002
+    if min is not None:
+        g = g * (x >= min)
+    if max is not None:
+        g = g * (x <= max)
+    return g
+
+
+defvjp(clip, _clip_vjp)
+
+# -- not differentiable ----------------------------------------------------------
+
+
+@nondifferentiable
+def sign(x):
+    return namespace(x).sign(x)
+
+
+def _comparison(name, symbol, compare):
+    op = nondifferentiable(compare)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``x {symbol} y`` as a bool tensor (not differentiable)."
+    return op
+
+
+equal = _comparison("equal", "==", lambda x, y: x == y)
+not_equal = _comparison("not_equal", "!=", lambda x, y: x != y)
+less = _comparison("less", "<", lambda x, y: x < y)
+less_equal = _comparison("less_equal", "<=", lambda x, y: x <= y)
+greater = _comparison("greater", ">", lambda x, y: x > y)
+greater_equal = _comparison("greater_equal", ">=", lambda x, y: x >= y)
+logical_and = _comparison("logical_and", "&", lambda x, y: x & y)
+logical_or = _comparison("logical_or", "|", lambda x, y: x | y)
+logical_not = nondifferentiable(lambda x: ~x)
+isfinite = nondifferentiable(lambda x: namespace(x).isfinite(x))

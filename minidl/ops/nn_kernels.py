@@ -1,0 +1,79 @@
+"""Kernels the nn layers are built from: windows for convolution and pooling, fused cross-entropy."""
+from ..autograd import defvjp, nondifferentiable, primitive
+from ..backends import namespace
+from .reductions import _softmax
+
+
+def _windows_shape(shape, kh, kw, stride):
+    n, c, h, w = shape
+    return n, c, kh, kw, (h - kh) // stride + 1, (w - kw) // stride + 1
+
+
+@primitive
+def im2col(x, kh, kw, stride=1):
+    """Sliding windows of an (N, C, H, W) array as (N, C, kh, kw, OH, OW).
+
+    One strided copy per kernel offset (kh * kw of them), none per pixel, and
+    only slicing, so any NumPy-like backend runs it.
+    """
+    n, c, kh, kw, oh, ow = shape = _windows_shape(x.shape, kh, kw, stride)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"im2col: a {kh}x{kw} window does not fit an input of {tuple(x.shape[2:])}")
+    cols = namespace(x).empty(shape, dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+    return cols
+
+
+@primitive
+def col2im(cols, shape, stride=1):
+    """Windows (N, C, kh, kw, OH, OW) added back into an array of ``shape``: the adjoint of ``im2col``."""
+    _, _, kh, kw, oh, ow = cols.shape
+    x = namespace(cols).zeros(shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += cols[:, :, i, j]
+    return x
+
+
+defvjp(im2col, lambda g, ans, x, kh, kw, stride=1: col2im(g, x.shape, stride))
+defvjp(col2im, lambda g, ans, cols, shape, stride=1: im2col(g, cols.shape[2], cols.shape[3], stride))
+
+
+@nondifferentiable
+def one_hot(labels, num_classes, dtype="float32"):
+    """(N,) integer labels as (N, num_classes) rows of zeros with a one at each label."""
+    xp = namespace(labels)
+    return (labels[:, None] == xp.arange(num_classes)).astype(dtype)
+
+
+def _reduce(losses, reduction):
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+@primitive
+def cross_entropy(logits, target, reduction="mean"):
+    """-log softmax(logits)[target] per row, reduced; logits (N, C), target (N,) integers."""
+    xp = namespace(logits)
+    shifted = logits - xp.max(logits, axis=1, keepdims=True)
+    log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1))
+    losses = log_norm - shifted[xp.arange(logits.shape[0]), target]
+    return _reduce(losses, reduction)
+
+
+def _cross_entropy_vjp(g, ans, logits, target, reduction="mean"):
+    """(softmax - onehot) scaled by the incoming gradient (and 1/N for the mean)."""
+    delta = _softmax(logits, 1) - one_hot(target, logits.shape[1], logits.dtype)
+    if reduction == "mean":
+        return delta * (g / logits.shape[0])
+    if reduction == "sum":
+        return delta * g
+    return delta * g[:, None]
+
+
+defvjp(cross_entropy, _cross_entropy_vjp, None)

@@ -59,7 +59,7 @@ def _run(root, seed, targets, retain_graph, create_graph):
                            "create its inputs with requires_grad=True")
     stop = None if targets is None else {id(t) for t in targets}
     adjoints = {id(root): seed}
-    owned = set()  # adjoints the engine allocated itself, safe to add into in place
+    owned = set()  # keys of adjoints no other array shares: safe to add into in place, or to keep
     found = {}
     with autograd.set_grad_enabled(create_graph):
         for t in _reverse_toposort(root, stop):
@@ -69,7 +69,7 @@ def _run(root, seed, targets, retain_graph, create_graph):
                 found[id(t)] = g
             elif node is None:
                 if stop is None:
-                    _accumulate_into_leaf(t, g, create_graph)
+                    _accumulate_into_leaf(t, g, id(t) in owned or create_graph)
             else:
                 _propagate(t, node, g, adjoints, owned, create_graph)
                 if not retain_graph:
@@ -99,6 +99,8 @@ def _propagate(t, node, g, adjoints, owned, create_graph):
         old = adjoints.get(key)
         if old is None:
             adjoints[key] = gi
+            if gi is not g and getattr(gi, "base", 0) is None and not create_graph:
+                owned.add(key)  # a fresh array: neither g passed through nor a view of another
         elif key in owned:
             old += gi
             adjoints[key] = old  # numpy scalars add out of place
@@ -108,12 +110,14 @@ def _propagate(t, node, g, adjoints, owned, create_graph):
                 owned.add(key)
 
 
-def _accumulate_into_leaf(leaf, g, create_graph):
+def _accumulate_into_leaf(leaf, g, owned):
+    """Add ``g`` to ``leaf.grad``; a shared array is copied first, so every ``.grad`` is its own."""
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
+    elif not owned and leaf.grad is None:
+        g = g.copy()
     if not isinstance(g, Tensor):
         g = Tensor(g, leaf.device)
-    # Never add in place: a gradient may share memory with another leaf's.
     leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 

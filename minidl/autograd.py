@@ -22,25 +22,22 @@ VJPS = {}  # primitive -> sequence indexed by argument number; entries are vjp f
 class Node:
     """The record of one op: what the backward pass needs to call its VJPs.
 
-    ``args`` are the raw arrays the op computed on, ``parents`` the
-    ``(argnum, tensor)`` pairs of inputs that require grad.
+    ``args`` are the raw arrays the op computed on; ``parents`` are the input
+    tensors that require grad, and ``argnums`` their positions among the args.
     """
 
-    __slots__ = ("prim", "args", "kwargs", "parents")
+    __slots__ = ("prim", "args", "kwargs", "argnums", "parents")
 
-    def __init__(self, prim, args, kwargs, parents):
+    def __init__(self, prim, args, kwargs, argnums, parents):
         self.prim = prim
         self.args = args
         self.kwargs = kwargs
+        self.argnums = argnums
         self.parents = parents
 
     @property
     def name(self):
         return self.prim.__name__
-
-    def release(self):
-        """Drop the saved arrays and inputs so memory is freed right after backward."""
-        self.args = self.kwargs = self.parents = None
 
 
 def primitive(fun):
@@ -61,7 +58,7 @@ def _tensor_op(fun, record):
     @functools.wraps(fun)
     def op(*args, **kwargs):
         raw = device = None
-        parents = ()
+        argnums = parents = ()
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor):
                 if device is None:
@@ -71,7 +68,8 @@ def _tensor_op(fun, record):
                                        f"{device} and {arg.device}; move one with .to(device)")
                 raw[i] = arg.data
                 if arg._requires_grad:
-                    parents += ((i, arg),)
+                    argnums += (i,)
+                    parents += (arg,)
         if device is None:
             return fun(*args, **kwargs)
         try:
@@ -80,7 +78,7 @@ def _tensor_op(fun, record):
             shapes = ", ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
             raise ValueError(f"{fun.__name__}: cannot apply to shapes {shapes}: {err}") from err
         if record and parents and _grad_enabled:
-            return Tensor(ans, device, True, Node(op, raw, kwargs, parents))
+            return Tensor(ans, device, True, Node(op, raw, kwargs, argnums, parents))
         return Tensor(ans, device)
 
     op.fun = fun

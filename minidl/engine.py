@@ -73,7 +73,7 @@ def _run(root, seed, targets, retain_graph, create_graph):
             else:
                 _propagate(t, node, g, adjoints, owned, create_graph)
                 if not retain_graph:
-                    node.release()
+                    node.args = node.parents = None  # free the saved arrays now
     return found
 
 
@@ -83,12 +83,12 @@ def _propagate(t, node, g, adjoints, owned, create_graph):
     kwargs = node.kwargs
     if create_graph:
         args = list(node.args)
-        for i, parent in node.parents:
+        for i, parent in zip(node.argnums, node.parents):
             args[i] = parent
         ans = t
     else:
         args, ans = node.args, t.data
-    for i, parent in node.parents:
+    for i, parent in zip(node.argnums, node.parents):
         vjp = vjps[i]
         if vjp is None:
             raise TypeError(f"{node.name} has no gradient with respect to argument {i}")
@@ -127,7 +127,7 @@ def _reverse_toposort(root, stop):
     Iterative (no recursion limit): count each tensor's consumers, then emit a
     tensor once all of its consumers have been emitted.
     """
-    consumers = {}
+    consumers, parents_of = {}, {}
     stack = [root]
     while stack:
         t = stack.pop()
@@ -136,25 +136,21 @@ def _reverse_toposort(root, stop):
             consumers[key] += 1
             continue
         consumers[key] = 0
-        stack.extend(_parents(t, stop))
+        node = t._node
+        if node is not None and (stop is None or key not in stop):
+            if node.parents is None:
+                raise RuntimeError("trying to backward through the graph a second time: its saved values were "
+                                   "freed by the first backward(); pass retain_graph=True to the first call")
+            parents_of[key] = node.parents
+            stack.extend(node.parents)
     order, ready = [], [root]
     while ready:
         t = ready.pop()
         order.append(t)
-        for parent in _parents(t, stop):
+        for parent in parents_of.get(id(t), ()):
             key = id(parent)
             if consumers[key] == 0:
                 ready.append(parent)
             else:
                 consumers[key] -= 1
     return order
-
-
-def _parents(t, stop):
-    node = t._node
-    if node is None or (stop is not None and id(t) in stop):
-        return ()
-    if node.parents is None:
-        raise RuntimeError("trying to backward through the graph a second time: its saved values were "
-                           "freed by the first backward(); pass retain_graph=True to the first call")
-    return [p for _, p in node.parents]

@@ -10,6 +10,9 @@ from .creation import (arange, full, get_rng_state, manual_seed, ones, ones_like
 from .functional import grad, hvp, jvp, value_and_grad, vjp
 from .gradcheck import GradcheckError, gradcheck
 from .ops import *  # noqa: F401,F403 - the differentiable functions are minidl's namespace
+from .serialization import CheckpointError, load, save
 from .tensor import Tensor
+
+from . import nn, optim  # noqa: E402 - built on the names above
 
 __version__ = "0.1.0"

@@ -48,7 +48,8 @@ def one_hot(labels, num_classes, dtype="float32"):
     return (labels[:, None] == xp.arange(num_classes)).astype(dtype)
 
 
-def _reduce(losses, reduction):
+def reduce_losses(losses, reduction):
+    """Per-sample losses reduced by "mean", "sum" or "none" (arrays or Tensors)."""
     if reduction == "mean":
         return losses.mean()
     if reduction == "sum":
@@ -63,7 +64,7 @@ def cross_entropy(logits, target, reduction="mean"):
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1))
     losses = log_norm - shifted[xp.arange(logits.shape[0]), target]
-    return _reduce(losses, reduction)
+    return reduce_losses(losses, reduction)
 
 
 def _cross_entropy_vjp(g, ans, logits, target, reduction="mean"):

@@ -1,0 +1,87 @@
+"""The Optimizer base: parameter groups, per-parameter state, and its state_dict (PyTorch's layout).
+
+Updates work on the parameters' backend arrays in place, outside the record, so
+a step allocates little and the Parameter objects (held by the model) never change.
+"""
+from ..backends import namespace
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class: subclasses implement ``_update(param, grad, state, group)`` on raw arrays."""
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for group in groups:
+            self.add_param_group(group)
+        self.state = {}  # Parameter -> dict of raw arrays and numbers
+
+    def add_param_group(self, group):
+        group = {**self.defaults, **group, "params": list(group["params"])}
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{type(self).__name__} can only optimize tensors that require grad, got {p!r}")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self):
+        """Update every parameter that has a gradient."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+
+    def _update(self, param, grad, state, group):
+        raise NotImplementedError
+
+    # -- saving ------------------------------------------------------------------
+    def _params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self):
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {index[id(p)]: {k: Tensor(v, p.device) if hasattr(v, "shape") else v for k, v in s.items()}
+                 for p, s in self.state.items()}
+        groups, start = [], 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            groups.append({**{k: v for k, v in group.items() if k != "params"},
+                           "params": list(range(start, start + n))})
+            start += n
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state saved by ``state_dict`` (buffers are copied to each parameter's device and dtype)."""
+        params = self._params()
+        groups = state_dict["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved parameter groups have sizes "
+                             f"{[len(g['params']) for g in groups]}, this optimizer "
+                             f"{[len(g['params']) for g in self.param_groups]}")
+        state = {}
+        for i, saved in state_dict["state"].items():
+            p = params[int(i)]
+            state[p] = {k: _to_param(v, p) for k, v in saved.items()}
+        self.state = state
+        for group, saved in zip(self.param_groups, groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+
+
+def _to_param(value, p):
+    """A saved state entry as a raw array on ``p``'s device and dtype (numbers stay numbers)."""
+    if not hasattr(value, "shape"):
+        return value
+    if isinstance(value, Tensor):
+        value = value.to(p.device).data
+    xp = namespace(p.data)
+    return xp.asarray(value, dtype=p.data.dtype).copy()

@@ -37,6 +37,13 @@ def grad(output, inputs, grad_output=None, retain_graph=False, create_graph=Fals
     return tuple(grads)
 
 
+def leaves(root):
+    """The tensors without a record that require grad and that ``root`` depends on."""
+    if not root.requires_grad:
+        return []
+    return [t for t in _reverse_toposort(root, None) if t._node is None]
+
+
 def _seed(root, grad, create_graph):
     if grad is None:
         if root.data.size != 1:

@@ -1,57 +1,67 @@
 """Gradient checkpointing: keep a function's inputs, recompute its activations during backward.
 
-``checkpoint`` is built on the engine, not into it: it records one primitive
-whose forward runs ``fn`` without recording, and whose VJP runs ``fn`` again with
-recording (replaying the same random draws) and backpropagates through it.
+``checkpoint`` is built on the engine, not into it. It runs ``fn`` once, finds
+the leaves its output depends on (the arguments and any parameters ``fn`` uses),
+and drops that graph, freeing the activations. What it records is one primitive
+with those leaves as inputs, whose VJP runs ``fn`` again, replaying the same
+random draws, and backpropagates through the recomputed graph.
 """
 from .. import engine
-from ..autograd import defvjp_argnum, enable_grad, no_grad, primitive
+from ..autograd import defvjp_argnum, enable_grad, is_grad_enabled, primitive
 from ..creation import get_rng_state, set_rng_state
 from ..tensor import Tensor
 
 
 class _Recomputation:
-    """What the checkpoint node needs to run ``fn`` again: the function, devices and random state."""
+    """What the checkpoint node needs to run ``fn`` again: the function, its argument layout, the random state."""
 
     def __init__(self, fn, args):
         self.fn = fn
         self.template = [(a.device, a.requires_grad) if isinstance(a, Tensor) else None for a in args]
         self.device = next(a.device for a in args if isinstance(a, Tensor))
         self.rng_state = get_rng_state(self.device)
+        self.output = None
+        self.params = ()  # leaves fn uses besides its arguments (closure parameters)
         self.grads = None
 
-    def tensors(self, arrays):
-        return [a if spec is None else Tensor(a, spec[0], spec[1]) for a, spec in zip(arrays, self.template)]
+    def run(self, arrays):
+        """``fn`` on fresh leaves holding ``arrays``, recorded; returns (inputs, output)."""
+        inputs = [a if spec is None else Tensor(a, spec[0], spec[1]) for a, spec in zip(arrays, self.template)]
+        with enable_grad():
+            out = self.fn(*inputs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"checkpoint: the function must return one Tensor, got {type(out).__name__}")
+        return inputs, out
 
     def gradient(self, index, g, arrays):
-        """d<g, fn(args)>/d args[index]; one recomputation serves every argument."""
+        """d<g, fn>/d(args + params)[index]; one recomputation serves every input."""
         if self.grads is None:
             if isinstance(g, Tensor):
                 raise NotImplementedError("checkpoint does not support create_graph=True")
             current = get_rng_state(self.device)
             set_rng_state(self.rng_state, self.device)
             try:
-                with enable_grad():
-                    inputs = self.tensors(arrays)
-                    out = self.fn(*inputs)
-                    engine.backward(out, Tensor(g, out.device))  # parameters inside fn get .grad here
+                inputs, out = self.run(arrays)
             finally:
                 set_rng_state(current, self.device)
-            self.grads = {i: x.grad.data for i, x in enumerate(inputs)
-                          if isinstance(x, Tensor) and x.grad is not None}
+            candidates = inputs + self.params
+            wanted = {i: t for i, t in enumerate(candidates) if isinstance(t, Tensor) and t.requires_grad}
+            found = engine.grad(out, list(wanted.values()), Tensor(g, out.device))
+            self.grads = {i: d.data for i, d in zip(wanted, found)}
         return self.grads.pop(index)
 
 
 @primitive
-def _checkpointed(recomputation, *arrays):
-    with no_grad():
-        out = recomputation.fn(*recomputation.tensors(arrays))
-    if not isinstance(out, Tensor):
-        raise TypeError(f"checkpoint: the function must return one Tensor, got {type(out).__name__}")
-    return out.data
+def _checkpointed(recomputation, *inputs):
+    output, recomputation.output = recomputation.output, None
+    return output
 
 
-defvjp_argnum(_checkpointed, lambda argnum, g, ans, rec, *arrays: rec.gradient(argnum - 1, g, arrays))
+def _checkpoint_vjp(argnum, g, ans, recomputation, *inputs):
+    return recomputation.gradient(argnum - 1, g, inputs[:len(recomputation.template)])
+
+
+defvjp_argnum(_checkpointed, _checkpoint_vjp)
 
 
 def checkpoint(fn, *args):
@@ -60,7 +70,15 @@ def checkpoint(fn, *args):
     Gradients equal those of the plain call, for the arguments and for parameters
     used inside ``fn``. Dropout inside ``fn`` replays the same mask.
     """
-    return _checkpointed(_Recomputation(fn, args), *args)
+    if not is_grad_enabled():
+        return fn(*args)
+    rec = _Recomputation(fn, args)
+    inputs, out = rec.run([a.data if isinstance(a, Tensor) else a for a in args])
+    own = {id(t) for t in inputs}
+    rec.params = [t for t in engine.leaves(out) if id(t) not in own]
+    rec.output = out.data
+    del inputs, out  # the graph of this forward, and its activations, go here
+    return _checkpointed(rec, *args, *rec.params)
 
 
 def checkpoint_sequential(seq, segments, x):

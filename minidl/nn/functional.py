@@ -3,6 +3,8 @@
 Each is composed of minidl's differentiable ops, so its gradient, and the gradient
 of its gradient, come from the ops' VJPs.
 """
+import math
+
 from .. import ops
 from ..creation import arange, rand
 from ..ops.nn_kernels import reduce_losses
@@ -39,11 +41,11 @@ def _check_nchw(name, x, channels=None):
                          f"(input {x.shape})")
 
 
-def _windows(x, kernel_size, stride, padding):
-    """(N, C, kh, kw, OH, OW) windows of ``x``, zero-padded by ``padding``."""
+def _windows(x, kernel_size, stride, padding, fill=0.0):
+    """(N, C, kh, kw, OH, OW) windows of ``x``, padded by ``padding`` with ``fill``."""
     ph, pw = _pair(padding)
     if ph or pw:
-        x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), fill)
     kh, kw = _pair(kernel_size)
     sh, sw = _pair(stride)
     if sh != sw:
@@ -67,9 +69,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Maximum over each window; the gradient goes to the maximal element."""
+    """Maximum over each window (padding is -inf, as PyTorch); the gradient goes to the maximal element."""
     _check_nchw("max_pool2d", x)
-    cols = _windows(x, kernel_size, kernel_size if stride is None else stride, padding)
+    cols = _windows(x, kernel_size, kernel_size if stride is None else stride, padding, -math.inf)
     n, c, kh, kw, oh, ow = cols.shape
     return ops.max(cols.reshape(n, c, kh * kw, oh, ow), axis=2)
 

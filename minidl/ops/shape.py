@@ -178,16 +178,16 @@ def stack(tensors, axis=0, *, dim=None):
 
 
 @primitive
-def _pad(x, pad_width):
-    return namespace(x).pad(x, pad_width)
+def _pad(x, pad_width, value=0):
+    return namespace(x).pad(x, pad_width, constant_values=value)
 
 
-defvjp(_pad, lambda g, ans, x, pad_width: getitem(
+defvjp(_pad, lambda g, ans, x, pad_width, value=0: getitem(
     g, tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))))
 
 
-def pad(x, pad_width):
-    """``x`` padded with zeros; ``pad_width`` as in ``numpy.pad``: an int, a pair, or a pair per axis."""
+def pad(x, pad_width, value=0):
+    """``x`` padded with ``value``; ``pad_width`` as in ``numpy.pad``: an int, a pair, or a pair per axis."""
     ndim = x.ndim
     if isinstance(pad_width, int):
         pad_width = ((pad_width, pad_width),) * ndim
@@ -196,7 +196,7 @@ def pad(x, pad_width):
     pad_width = tuple((int(b), int(a)) for b, a in pad_width)
     if len(pad_width) != ndim:
         raise ValueError(f"pad: {len(pad_width)} (before, after) pairs for a tensor of {ndim} dimensions")
-    return _pad(x, pad_width)
+    return _pad(x, pad_width, value)
 
 
 # -- dtype -----------------------------------------------------------------------

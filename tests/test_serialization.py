@@ -1,0 +1,125 @@
+"""save/load: round trips, optimizer state, atomic writes, and clear errors for bad files."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+from minidl import nn, optim
+
+
+def model():
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+
+
+def train(net, opt, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x, y = mdl.tensor(rng.standard_normal((4, 1, 4, 4)).astype(np.float32)), mdl.tensor(rng.integers(0, 3, 4))
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(net(x), y).backward()
+        opt.step()
+
+
+def test_module_round_trip_gives_identical_outputs(tmp_path):
+    net = model()
+    train(net, optim.SGD(net.parameters(), lr=0.1), 2)
+    mdl.save(net.state_dict(), tmp_path / "net.safetensors")
+    other = model()
+    other.load_state_dict(mdl.load(tmp_path / "net.safetensors"))
+    x = mdl.randn(3, 1, 4, 4)
+    net.eval(), other.eval()
+    np.testing.assert_array_equal(net(x).numpy(), other(x).numpy())
+    loaded = mdl.load(tmp_path / "net.safetensors")
+    assert loaded["1.num_batches_tracked"].dtype == np.int64 and loaded["1.num_batches_tracked"].shape == ()
+    assert loaded["0.weight"].dtype == np.float32 and loaded["0.weight"].shape == (2, 1, 3, 3)
+
+
+def test_float64_and_nested_structures_keep_their_types(tmp_path):
+    obj = {"a": mdl.tensor([1.0, 2.0], dtype="float64"), 3: [1, 2.5, None, "x"], "t": (True, mdl.arange(3))}
+    mdl.save(obj, tmp_path / "obj.safetensors")
+    back = mdl.load(tmp_path / "obj.safetensors")
+    assert back["a"].dtype == np.float64 and back[3] == [1, 2.5, None, "x"]
+    assert isinstance(back["t"], tuple) and back["t"][0] is True and back["t"][1].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p, lr=0.01),
+                                  lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True)],
+                         ids=["sgd", "adam", "rmsprop"])
+def test_optimizer_state_round_trip_continues_identically(tmp_path, make):
+    net = model()
+    opt = make(net.parameters())
+    train(net, opt, 3)
+    mdl.save(net.state_dict(), tmp_path / "m.safetensors")
+    mdl.save(opt.state_dict(), tmp_path / "o.safetensors")
+    resumed = model()
+    resumed.load_state_dict(mdl.load(tmp_path / "m.safetensors"))
+    resumed_opt = make(resumed.parameters())
+    resumed_opt.load_state_dict(mdl.load(tmp_path / "o.safetensors"))
+    train(net, opt, 3, seed=1)
+    train(resumed, resumed_opt, 3, seed=1)
+    for a, b in zip(net.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_crash_while_saving_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "net.safetensors"
+    mdl.save({"w": mdl.ones(3)}, path)
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        mdl.save({"w": mdl.zeros(3)}, path)
+    monkeypatch.undo()
+    assert mdl.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
+    assert os.listdir(tmp_path) == ["net.safetensors"]
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "net.safetensors"
+    mdl.save(model().state_dict(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(mdl.CheckpointError, match="truncated or corrupted"):
+        mdl.load(path)
+
+
+def test_corrupted_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "net.safetensors"
+    mdl.save(model().state_dict(), path)
+    data = bytearray(path.read_bytes())
+    data[10:20] = b"\xff" * 10
+    path.write_bytes(bytes(data))
+    with pytest.raises(mdl.CheckpointError):
+        mdl.load(path)
+
+
+def test_pickle_files_are_refused_without_being_run(tmp_path):
+    path = tmp_path / "evil.pt"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(mdl.CheckpointError):
+        mdl.load(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_missing_file_and_foreign_safetensors(tmp_path):
+    with pytest.raises(mdl.CheckpointError, match="no checkpoint at"):
+        mdl.load(tmp_path / "absent.safetensors")
+    from safetensors.numpy import save_file
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(mdl.CheckpointError, match="not a minidl checkpoint"):
+        mdl.load(tmp_path / "foreign.safetensors")
+
+
+def test_unsupported_values_are_refused_when_saving(tmp_path):
+    with pytest.raises(TypeError, match="cannot store a set"):
+        mdl.save({"s": {1, 2}}, tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()

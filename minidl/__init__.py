@@ -13,6 +13,6 @@ from .ops import *  # noqa: F401,F403 - the differentiable functions are minidl'
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor
 
-from . import nn, optim  # noqa: E402 - built on the names above
+from . import data, nn, optim, zoo  # noqa: E402 - built on the names above
 
 __version__ = "0.1.0"

@@ -74,7 +74,8 @@ class MinidlSeedStep:
         self.model = nn.Sequential(nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 10)).to(device)
         for p, value in zip(self.model.parameters(), seed_params()):
             p.data = mdl.tensor(value, device=device).data
-        self.optimizer = optim.SGD(self.model.parameters(), lr=LR)
+        self.params = list(self.model.parameters())
+        self.optimizer = optim.SGD(self.params, lr=LR)
         self.loss_fn = nn.CrossEntropyLoss()
         x, y = seed_data(batch)
         self.x, self.y = mdl.tensor(x, device=device), mdl.tensor(y, device=device)
@@ -83,7 +84,7 @@ class MinidlSeedStep:
         self.optimizer.zero_grad()
         loss = self.loss_fn(self.model(self.x), self.y)
         loss.backward()
-        self.grads = [p.grad for p in self.model.parameters()]
+        self.grads = [p.grad for p in self.params]
         self.optimizer.step()
         return loss
 

@@ -1,7 +1,7 @@
 """Matrix products: ``matmul`` with NumPy's batching and 1-D rules, and the fused ``linear`` layer op."""
 from ..autograd import defvjp, primitive
 from ..backends import namespace
-from .shape import _reshape, squeeze, swapaxes, unsqueeze
+from .shape import _reshape, squeeze, swapaxes, transpose, unsqueeze
 
 
 @primitive
@@ -38,12 +38,14 @@ def linear(x, weight, bias=None):
     return out
 
 
-def _as_matrix(a):
-    """Leading dimensions merged: (..., n) -> (prod(...), n)."""
-    return _reshape(a, (-1, a.shape[-1]))
+def _linear_weight_vjp(g, ans, x, weight, bias=None):
+    """g.T @ x, with any leading (batch) dimensions of x and g merged first."""
+    if g.ndim != 2:
+        g, x = _reshape(g, (-1, g.shape[-1])), _reshape(x, (-1, x.shape[-1]))
+    return matmul(transpose(g), x)
 
 
 defvjp(linear,
        lambda g, ans, x, weight, bias=None: matmul(g, weight),
-       lambda g, ans, x, weight, bias=None: matmul(swapaxes(_as_matrix(g)), _as_matrix(x)),
+       _linear_weight_vjp,
        lambda g, ans, x, weight, bias=None: g)  # summed to bias.shape by the engine

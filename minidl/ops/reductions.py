@@ -36,22 +36,22 @@ def _spread(g, x, axis, keepdims):
 
 @primitive
 def _sum(x, axis=None, keepdims=False):
-    return namespace(x).sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 @primitive
 def _mean(x, axis=None, keepdims=False):
-    return namespace(x).mean(x, axis=axis, keepdims=keepdims)
+    return x.mean(axis=axis, keepdims=keepdims)
 
 
 @primitive
 def _max(x, axis=None, keepdims=False):
-    return namespace(x).max(x, axis=axis, keepdims=keepdims)
+    return x.max(axis=axis, keepdims=keepdims)
 
 
 @primitive
 def _min(x, axis=None, keepdims=False):
-    return namespace(x).min(x, axis=axis, keepdims=keepdims)
+    return x.min(axis=axis, keepdims=keepdims)
 
 
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):

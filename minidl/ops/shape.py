@@ -10,8 +10,8 @@ def sum_to_shape(x, shape):
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    xp = namespace(x)
-    return xp.reshape(xp.sum(x, axis=axes), shape)
+    out = x.sum(axis=axes)
+    return out if out.shape == shape else out.reshape(shape)
 
 
 @primitive
@@ -26,7 +26,7 @@ defvjp(broadcast_to, lambda g, ans, x, shape: sum_to_shape(g, x.shape))
 
 @primitive
 def _reshape(x, shape):
-    return namespace(x).reshape(x, shape)
+    return x.reshape(shape)
 
 
 defvjp(_reshape, lambda g, ans, x, shape: _reshape(g, x.shape))
@@ -42,7 +42,7 @@ def reshape(x, *shape):
 @primitive
 def transpose(x, axes=None):
     """``x`` with its axes permuted (reversed when ``axes`` is None), as ``numpy.transpose``."""
-    return namespace(x).transpose(x, axes)
+    return x.transpose(axes)
 
 
 def _inverse_permutation(axes, ndim):

@@ -32,7 +32,7 @@ from minidl import backends, nn  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=15, help="a multiple of 3 rotates the order evenly")
     p.add_argument("--quick", action="store_true", help="fewer rounds and steps: a smoke run")
     p.add_argument("--json", default=None, help="also write the results to this file")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
@@ -75,14 +75,19 @@ class Clock:
 
 
 def interleaved(clock, impls, rounds, calls, setups=None):
-    """Median seconds per call of each implementation, measured round-robin."""
+    """Median seconds per call of each implementation, measured round-robin.
+
+    The order rotates every round: a library whose threads keep spinning after
+    its turn (PyTorch's, OpenBLAS's) then slows each of the others equally often.
+    """
     setups = setups or {}
     for name, fn in impls.items():  # warm up: caches, allocator, BLAS threads
         clock.per_call(fn, max(1, calls // 4), setups.get(name))
-    samples = {name: [] for name in impls}
-    for _ in range(rounds):
-        for name, fn in impls.items():
-            samples[name].append(clock.per_call(fn, calls, setups.get(name)))
+    names = list(impls)
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            samples[name].append(clock.per_call(impls[name], calls, setups.get(name)))
     return {name: statistics.median(s) for name, s in samples.items()}
 
 

@@ -186,7 +186,7 @@ SHAPE_OPS = {
     "mixed": (lambda x: x[:, [0, 0, 2]], (3, 4)),
     "im2col": (lambda x: mdl.im2col(x, 2, 3, 1), (2, 2, 4, 5)),
     "im2col_stride": (lambda x: mdl.im2col(x, 2, 2, 2), (1, 2, 5, 4)),
-    "col2im": (lambda x: mdl.col2im(x, (1, 2, 4, 5), 1), (1, 2, 2, 3, 3, 3)),
+    "col2im": (lambda x: mdl.col2im(x, (1, 2, 4, 5), 1), (2, 2, 3, 1, 3, 3)),
 }
 
 

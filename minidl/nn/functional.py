@@ -42,7 +42,7 @@ def _check_nchw(name, x, channels=None):
 
 
 def _windows(x, kernel_size, stride, padding, fill=0.0):
-    """(N, C, kh, kw, OH, OW) windows of ``x``, padded by ``padding`` with ``fill``."""
+    """(C, kh, kw, N, OH, OW) windows of ``x``, padded by ``padding`` with ``fill``."""
     ph, pw = _pair(padding)
     if ph or pw:
         x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), fill)
@@ -56,31 +56,35 @@ def _windows(x, kernel_size, stride, padding, fill=0.0):
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D cross-correlation as PyTorch: x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW).
 
-    im2col turns the convolution into one batched matrix product:
-    weight (O, C*kh*kw) @ windows (N, C*kh*kw, OH*OW).
+    im2col turns the convolution into one matrix product:
+    weight (O, C*kh*kw) @ windows (C*kh*kw, N*OH*OW).
     """
     _check_nchw("conv2d", x, weight.shape[1])
-    out_channels, _, kh, kw = weight.shape
-    cols = _windows(x, (kh, kw), stride, padding)
-    n, _, _, _, oh, ow = cols.shape
-    out = ops.matmul(weight.reshape(out_channels, -1), cols.reshape(n, -1, oh * ow))
-    out = out.reshape(n, out_channels, oh, ow)
+    out_channels = weight.shape[0]
+    cols = _windows(x, weight.shape[2:], stride, padding)
+    c, kh, kw, n, oh, ow = cols.shape
+    out = ops.matmul(weight.reshape(out_channels, -1), cols.reshape(c * kh * kw, n * oh * ow))
+    out = out.reshape(out_channels, n, oh, ow).permute(1, 0, 2, 3)
     return out if bias is None else out + bias.reshape(1, out_channels, 1, 1)
+
+
+def _pool(reduce, x, kernel_size, stride, padding, fill):
+    """``reduce`` over each window: windows (C, kh*kw, N, OH, OW) reduced along one contiguous axis."""
+    cols = _windows(x, kernel_size, kernel_size if stride is None else stride, padding, fill)
+    c, kh, kw, n, oh, ow = cols.shape
+    return reduce(cols.reshape(c, kh * kw, n, oh, ow), axis=1).permute(1, 0, 2, 3)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Maximum over each window (padding is -inf, as PyTorch); the gradient goes to the maximal element."""
     _check_nchw("max_pool2d", x)
-    cols = _windows(x, kernel_size, kernel_size if stride is None else stride, padding, -math.inf)
-    n, c, kh, kw, oh, ow = cols.shape
-    return ops.max(cols.reshape(n, c, kh * kw, oh, ow), axis=2)
+    return _pool(ops.max, x, kernel_size, stride, padding, -math.inf)
 
 
 def avg_pool2d(x, kernel_size, stride=None):
     """Mean over each window."""
     _check_nchw("avg_pool2d", x)
-    cols = _windows(x, kernel_size, kernel_size if stride is None else stride, 0)
-    return ops.mean(cols, axis=(2, 3))
+    return _pool(ops.mean, x, kernel_size, stride, 0, 0.0)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -6,39 +6,42 @@ from .reductions import _softmax
 
 def _windows_shape(shape, kh, kw, stride):
     n, c, h, w = shape
-    return n, c, kh, kw, (h - kh) // stride + 1, (w - kw) // stride + 1
+    return c, kh, kw, n, (h - kh) // stride + 1, (w - kw) // stride + 1
 
 
 @primitive
 def im2col(x, kh, kw, stride=1):
-    """Sliding windows of an (N, C, H, W) array as (N, C, kh, kw, OH, OW).
+    """Sliding windows of an (N, C, H, W) array, channel-major: (C, kh, kw, N, OH, OW).
 
-    One strided copy per kernel offset (kh * kw of them), none per pixel, and
-    only slicing, so any NumPy-like backend runs it.
+    In this layout a convolution is one matrix product, weight (O, C*kh*kw) @
+    windows (C*kh*kw, N*OH*OW). One strided copy per kernel offset (kh * kw of
+    them), none per pixel, and only slicing, so any NumPy-like backend runs it.
     """
-    n, c, kh, kw, oh, ow = shape = _windows_shape(x.shape, kh, kw, stride)
+    c, kh, kw, n, oh, ow = shape = _windows_shape(x.shape, kh, kw, stride)
     if oh <= 0 or ow <= 0:
         raise ValueError(f"im2col: a {kh}x{kw} window does not fit an input of {tuple(x.shape[2:])}")
     cols = namespace(x).empty(shape, dtype=x.dtype)
+    channels_first = x.transpose(1, 0, 2, 3)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+            cols[:, i, j] = channels_first[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
     return cols
 
 
 @primitive
 def col2im(cols, shape, stride=1):
-    """Windows (N, C, kh, kw, OH, OW) added back into an array of ``shape``: the adjoint of ``im2col``."""
-    _, _, kh, kw, oh, ow = cols.shape
-    x = namespace(cols).zeros(shape, dtype=cols.dtype)
+    """Windows (C, kh, kw, N, OH, OW) added back into an (N, C, H, W) array: the adjoint of ``im2col``."""
+    _, kh, kw, _, oh, ow = cols.shape
+    n, c, h, w = shape
+    x = namespace(cols).zeros((c, n, h, w), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += cols[:, :, i, j]
-    return x
+            x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += cols[:, i, j]
+    return x.transpose(1, 0, 2, 3)
 
 
 defvjp(im2col, lambda g, ans, x, kh, kw, stride=1: col2im(g, x.shape, stride))
-defvjp(col2im, lambda g, ans, cols, shape, stride=1: im2col(g, cols.shape[2], cols.shape[3], stride))
+defvjp(col2im, lambda g, ans, cols, shape, stride=1: im2col(g, cols.shape[1], cols.shape[2], stride))
 
 
 @nondifferentiable

@@ -4,6 +4,9 @@ Shared by the pytest-benchmark suite (benchmarks/) and scripts/bench.py, so the
 numbers in both come from the same code. PyTorch versions are built only when
 PyTorch is installed.
 """
+import gc
+import tracemalloc
+
 import numpy as np
 
 import minidl as mdl
@@ -163,15 +166,7 @@ def lenet_step(batch, device="cpu"):
     rng = np.random.default_rng(0)
     x = mdl.tensor(rng.random((batch, 1, 28, 28), dtype=np.float32), device=device)
     y = mdl.tensor(rng.integers(0, 10, batch), device=device)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-    return step
+    return training_step(model, optimizer, nn.CrossEntropyLoss(), x, y)
 
 
 def torch_lenet_step(batch, device="cpu"):
@@ -185,8 +180,11 @@ def torch_lenet_step(batch, device="cpu"):
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.random((batch, 1, 28, 28), dtype=np.float32)).to(device)
     y = torch.from_numpy(rng.integers(0, 10, batch)).to(device)
-    loss_fn = t.CrossEntropyLoss()
+    return training_step(model, optimizer, t.CrossEntropyLoss(), x, y)
 
+
+def training_step(model, optimizer, loss_fn, x, y):
+    """A closure running one optimizer step (minidl and PyTorch spell it the same)."""
     def step():
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
@@ -194,6 +192,26 @@ def torch_lenet_step(batch, device="cpu"):
         optimizer.step()
         return loss
     return step
+
+
+def checkpoint_step(model, x, segments):
+    """One backward of the deep MLP, checkpointed in ``segments`` (0: plain)."""
+    model.zero_grad()
+    out = nn.checkpoint_sequential(model, segments, x) if segments else model(x)
+    loss = out.square().mean()
+    loss.backward()
+    return loss
+
+
+def held_for_backward(model, x, segments):
+    """(bytes the forward pass leaves alive for backward, peak bytes during it), by tracemalloc."""
+    gc.collect()
+    tracemalloc.start()
+    loss = (nn.checkpoint_sequential(model, segments, x) if segments else model(x)).square().mean()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    loss.backward()
+    return held, peak
 
 
 def deep_mlp(depth=32, width=1024):

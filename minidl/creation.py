@@ -29,13 +29,18 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     return _finish(array, device, requires_grad)
 
 
-def _filled(fill, shape, dtype, device, requires_grad):
+def _create(make, shape, dtype, device, requires_grad):
+    """A leaf from ``make(backend, device, shape, dtype)``; ``shape`` given as ints or as one tuple."""
     backend, device = backends.resolve(device)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     with backend.device_scope(device):
-        array = backend.xp.full(tuple(shape), fill, dtype=backend.dtype(dtype or DEFAULT_FLOAT))
+        array = make(backend, device, tuple(shape), backend.dtype(dtype or DEFAULT_FLOAT))
     return _finish(array, device, requires_grad)
+
+
+def _filled(fill, shape, dtype, device, requires_grad):
+    return _create(lambda b, d, s, dt: b.xp.full(s, fill, dtype=dt), shape, dtype, device, requires_grad)
 
 
 def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
@@ -77,12 +82,7 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
 
 
 def _random(draw, shape, dtype, device, requires_grad):
-    backend, device = backends.resolve(device)
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    with backend.device_scope(device):
-        array = draw(backend.generator(device), tuple(shape), backend.dtype(dtype or DEFAULT_FLOAT))
-    return _finish(array, device, requires_grad)
+    return _create(lambda b, d, s, dt: draw(b.generator(d), s, dt), shape, dtype, device, requires_grad)
 
 
 def randn(*shape, dtype=None, device="cpu", requires_grad=False):

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import workloads as w  # noqa: E402
 
 import minidl as mdl  # noqa: E402
-from minidl import backends, nn  # noqa: E402
+from minidl import backends  # noqa: E402
 
 
 def parse_args():
@@ -175,26 +175,14 @@ def checkpointing(args, clock):
     x = mdl.tensor(np.random.default_rng(0).standard_normal((batch, width)).astype(np.float32), device=args.device)
     segments = round((2 * depth) ** 0.5)
 
-    def step(n_segments):
-        model.zero_grad()
-        out = nn.checkpoint_sequential(model, n_segments, x) if n_segments else model(x)
-        out.square().mean().backward()
-
-    def held(n_segments):
-        gc.collect()
-        tracemalloc.start()
-        loss = (nn.checkpoint_sequential(model, n_segments, x) if n_segments else model(x)).square().mean()
-        kept, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        loss.backward()
-        return kept, peak
-
-    times = interleaved(clock, {"plain": lambda: step(0), "checkpointed": lambda: step(segments)},
+    times = interleaved(clock, {"plain": lambda: w.checkpoint_step(model, x, 0),
+                                "checkpointed": lambda: w.checkpoint_step(model, x, segments)},
                         max(3, args.rounds // 5), 2)
-    return {"depth": depth, "width": width, "batch": batch, "segments": segments,
-            "plain": {"seconds": times["plain"], "held_bytes": held(0)[0], "forward_peak_bytes": held(0)[1]},
-            "checkpointed": {"seconds": times["checkpointed"], "held_bytes": held(segments)[0],
-                             "forward_peak_bytes": held(segments)[1]}}
+    result = {"depth": depth, "width": width, "batch": batch, "segments": segments}
+    for name, n_segments in (("plain", 0), ("checkpointed", segments)):
+        held, peak = w.held_for_backward(model, x, n_segments)
+        result[name] = {"seconds": times[name], "held_bytes": held, "forward_peak_bytes": peak}
+    return result
 
 
 def table(rows):

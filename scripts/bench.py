@@ -104,7 +104,7 @@ def seed_steps(args, clock, xp, torch, rounds):
 
 def chain_backward(args, clock, xp, torch, rounds):
     rows = []
-    for label, shape, n_rounds in (("small", (16,), rounds), ("large", (1000, 1000), 3)):
+    for label, shape, n_rounds in (("small", (16,), rounds), ("large", (1000, 1000), min(rounds, 5))):
         length = 2000 if not args.quick else 200
         chain = w.NumpyChain(length, shape, xp)
         impls = {"hand-written": lambda _: chain.backward(), "minidl": lambda out: out.backward()}

@@ -22,11 +22,14 @@ import minidl as mdl  # noqa: E402
 from minidl import backends, data, nn, optim, zoo  # noqa: E402
 
 OPTIMIZERS = {
-    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
+    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=0.9 if a.momentum is None else a.momentum,
+                                       weight_decay=a.weight_decay),
     "adam": lambda params, a: optim.Adam(params, lr=a.lr, weight_decay=a.weight_decay),
     "adamw": lambda params, a: optim.AdamW(params, lr=a.lr, weight_decay=a.weight_decay),
-    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
+    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum or 0.0,
+                                               weight_decay=a.weight_decay),
 }
+ADAPTIVE_LR = 1e-3  # the default lr of Adam, AdamW and RMSprop; SGD's depends on the dataset
 CHECKPOINT_NAME = "last.safetensors"
 # Defaults that depend on the dataset: digits is 40x smaller, so it needs more (and smaller) steps.
 DATASET_DEFAULTS = {"mnist": dict(epochs=3, batch_size=128, lr=0.1),
@@ -42,9 +45,10 @@ def parse_args(argv=None):
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "digits"])
     p.add_argument("--epochs", type=int, default=None, help="default: 3 (30 on digits)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 128 (32 on digits)")
-    p.add_argument("--lr", type=float, default=None, help="default: 0.1 (0.05 on digits)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: SGD 0.1 (0.05 on digits); Adam, AdamW, RMSprop 0.001")
     p.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
-    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--momentum", type=float, default=None, help="default: 0.9 for SGD, 0 for RMSprop")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr-schedule", default="none", choices=["none", "step", "cosine"],
                    help="step: x0.7 every epoch (as PyTorch's MNIST example); cosine: anneal to 0 over --epochs")
@@ -178,6 +182,8 @@ def main(argv=None):
         fail("--resume needs --checkpoint-dir")
 
     train_set, test_set = load_data(args)
+    if args.lr is None and args.optimizer != "sgd":
+        args.lr = ADAPTIVE_LR
     for name, value in DATASET_DEFAULTS[args.dataset].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

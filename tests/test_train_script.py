@@ -54,9 +54,9 @@ def test_metrics_json_and_plot(tmp_path):
 def test_grad_checkpoint_trains_identically():
     plain = run("--dataset", "digits", "--model", "mlp-deep", "--epochs", "2")
     checkpointed = run("--dataset", "digits", "--model", "mlp-deep", "--epochs", "2", "--grad-checkpoint")
-    for a, b in zip(plain, checkpointed):
+    for a, b in zip(plain, checkpointed):  # equal up to float rounding: one or two of 359 predictions may flip
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
-        assert a["test_accuracy"] == b["test_accuracy"]
+        assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=2.5 / 359)
 
 
 @pytest.fixture

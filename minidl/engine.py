@@ -96,9 +96,13 @@ def _propagate(t, node, g, adjoints, owned, create_graph):
     else:
         args, ans = node.args, t.data
     for i, parent in zip(node.argnums, node.parents):
-        vjp = vjps[i]
+        try:
+            vjp = vjps[i]
+        except IndexError:  # a primitive whose defvjp did not cover this argument
+            vjp = None
         if vjp is None:
-            raise TypeError(f"{node.name} has no gradient with respect to argument {i}")
+            raise TypeError(f"{node.name} has no gradient with respect to argument {i}; "
+                            f"register one with defvjp")
         gi = vjp(g, ans, *args, **kwargs)
         if gi.shape != parent.data.shape:
             gi = sum_to_shape(gi, parent.data.shape)

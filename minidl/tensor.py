@@ -118,8 +118,11 @@ class Tensor:
         """A copy on another device ("cpu", "cuda:0", ...) or of another dtype."""
         try:
             backends.resolve(target)
-        except ValueError:
-            return self.astype(target)
+        except ValueError as not_a_device:
+            try:
+                return self.astype(target)
+            except TypeError:
+                raise ValueError(f"to({target!r}): neither a device nor a dtype ({not_a_device})") from None
         return self._to_device(target)
 
     def cpu(self):

@@ -224,6 +224,15 @@ def test_none_vjp_marks_an_argument_without_gradient():
         scale(x, f).sum().backward()
 
 
+def test_primitive_without_defvjp_says_so_in_backward():
+    @mdl.primitive
+    def double(x):
+        return x * 2
+
+    with pytest.raises(TypeError, match="double has no gradient with respect to argument 0; register one"):
+        double(leaf([1.0])).sum().backward()
+
+
 def test_numpy_arrays_combine_with_tensors_on_either_side():
     x = leaf([1.0, 2.0])
     y = np.array([3.0, 4.0]) * x + x * np.array([1.0, 1.0])

@@ -71,6 +71,8 @@ def test_to_dtype_and_astype():
     assert t.to("float64").dtype == np.float64
     assert t.astype("int64").tolist() == [1, 2]
     assert t.to("cpu") is t
+    with pytest.raises(ValueError, match=r"to\('gpu'\): neither a device nor a dtype.*known device types"):
+        t.to("gpu")
 
 
 def test_reshape_accepts_ints_or_a_tuple():

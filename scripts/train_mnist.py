@@ -98,7 +98,8 @@ def train_epoch(model, loader, optimizer, loss_fn, args, epoch):
     """One pass over the training data; returns the mean loss. The loss is read from the device every 20 steps."""
     model.train()
     from tqdm.auto import tqdm
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", leave=False, disable=args.quiet,
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", leave=False,
+               disable=True if args.quiet else None,  # None: no bar when stderr is not a terminal
                dynamic_ncols=True)
     total, seen, start = 0.0, 0, time.perf_counter()
     pending, pending_n = None, 0

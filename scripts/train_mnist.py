@@ -200,7 +200,9 @@ def main(argv=None):
 
     history, first_epoch = [], 0
     checkpoint_path = os.path.join(args.checkpoint_dir, CHECKPOINT_NAME) if args.checkpoint_dir else None
-    if args.resume and os.path.exists(checkpoint_path):
+    if args.resume and not os.path.exists(checkpoint_path):
+        print(f"note: no checkpoint at {checkpoint_path} to resume from; starting from epoch 1", file=sys.stderr)
+    elif args.resume:
         state = mdl.load(checkpoint_path, device=args.device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -73,10 +73,7 @@ def _logsumexp(x, axis=None, keepdims=False):
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf along an axis: keep -inf, not nan
     out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
-    if keepdims:
-        return out
-    axes = _reduced_axes(x.shape, axis)
-    return xp.reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return out if keepdims else out.squeeze(axis=tuple(_reduced_axes(x.shape, axis)))
 
 
 @primitive

@@ -16,7 +16,7 @@ import urllib.request
 
 import numpy as np
 
-from .idx import IDXError, parse_idx, read_bytes
+from .idx import IDXError, decompress, parse_idx
 
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -148,16 +148,16 @@ def _verified_bytes(name, file_name, path):
     """The decompressed bytes of ``path``, after checking them against the known MD5s."""
     source = SOURCES[name]
     raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b" and hashlib.md5(raw).hexdigest() == source.gz_md5.get(file_name):
-        return read_bytes(path)
-    data = read_bytes(path)
+    data = decompress(raw, path)
+    if data is not raw and hashlib.md5(raw).hexdigest() == source.gz_md5.get(file_name):
+        return data
     expected = source.raw_md5.get(file_name)
     if expected is not None:
         actual = hashlib.md5(data).hexdigest()
         if actual != expected:
             raise ChecksumError(f"{path}: MD5 of the content is {actual}, expected {expected} for {name} "
                                 f"{file_name}; the file is corrupt or another dataset's. Delete it to fetch it again.")
-    elif raw[:2] == b"\x1f\x8b" and file_name in source.gz_md5:
+    elif data is not raw and file_name in source.gz_md5:
         raise ChecksumError(f"{path}: MD5 is {hashlib.md5(raw).hexdigest()}, the published {file_name}.gz has "
                             f"{source.gz_md5[file_name]}; the file is corrupt. Delete it to fetch it again.")
     return data

@@ -16,16 +16,20 @@ class IDXError(ValueError):
     """A file is not a valid IDX file; the message says what is wrong with it."""
 
 
+def decompress(data, name):
+    """``data`` itself, or its decompressed content if it is gzip (detected by content, not name)."""
+    if data[:2] != GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as err:
+        raise IDXError(f"{name}: damaged gzip stream ({err}); delete the file to fetch it again") from err
+
+
 def read_bytes(path):
-    """The file's bytes, decompressed if it is gzip (detected by content, not name)."""
+    """The file's bytes, decompressed if it is gzip."""
     with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise IDXError(f"{path}: damaged gzip stream ({err}); delete the file to fetch it again") from err
-    return data
+        return decompress(f.read(), path)
 
 
 def parse_idx(data, name="<bytes>"):

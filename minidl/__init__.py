@@ -5,7 +5,7 @@
 from . import backends
 from .autograd import (defvjp, defvjp_argnum, enable_grad, is_grad_enabled, no_grad, nondifferentiable,
                        primitive, set_grad_enabled)
-from .creation import (arange, full, get_rng_state, manual_seed, ones, ones_like, rand, randn,
+from .creation import (arange, as_tensor, full, get_rng_state, manual_seed, ones, ones_like, rand, randn,
                        set_rng_state, tensor, zeros, zeros_like)
 from .functional import grad, hvp, jvp, value_and_grad, vjp
 from .gradcheck import GradcheckError, gradcheck

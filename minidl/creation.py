@@ -17,6 +17,17 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
 
     Python floats become float32 (as in PyTorch); arrays keep their dtype unless ``dtype`` is given.
     """
+    source = data.data if isinstance(data, Tensor) else data
+    t = as_tensor(data, dtype, device)
+    if t.data is source:
+        t.data = t.data.copy()
+    if requires_grad:
+        t.requires_grad = True  # refuses integer dtypes with a clear error
+    return t
+
+
+def as_tensor(data, dtype=None, device="cpu"):
+    """``data`` as a tensor on ``device``, sharing its memory when no conversion is needed (PyTorch's as_tensor)."""
     if isinstance(data, Tensor):
         data = data.detach().to(device).data
     backend, device = backends.resolve(device)
@@ -24,9 +35,7 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     array = backend.asarray(data, dtype=None if dtype is None else backend.dtype(dtype), device=device)
     if dtype is None and not has_dtype and _is_floating(array.dtype):
         array = array.astype(backend.dtype(DEFAULT_FLOAT))
-    elif array is data:
-        array = array.copy()
-    return _finish(array, device, requires_grad)
+    return Tensor(array, device)
 
 
 def _create(make, shape, dtype, device, requires_grad):

@@ -22,6 +22,13 @@ def test_tensor_copies_its_data():
     assert mdl.tensor(t).data is not t.data
 
 
+def test_as_tensor_shares_memory_when_it_can():
+    a = np.ones(3, dtype=np.float32)
+    assert mdl.as_tensor(a).data is a
+    assert mdl.as_tensor(a, dtype="float64").dtype == np.float64
+    assert mdl.as_tensor([1.0]).dtype == np.float32 and not mdl.as_tensor(a).requires_grad
+
+
 def test_constructors_take_shapes_both_ways_and_options():
     assert mdl.zeros(2, 3).shape == (2, 3) == mdl.ones((2, 3)).shape
     assert mdl.full((2,), 7.0).tolist() == [7.0, 7.0]

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..creation import tensor
+from ..creation import as_tensor
 
 
 class DataLoader:
@@ -50,4 +50,4 @@ class DataLoader:
 
     def _to_device(self, batch):
         dtype = self.dtype if self.dtype is not None and batch.dtype.kind == "f" else None
-        return tensor(batch, dtype=dtype, device=self.device)
+        return as_tensor(batch, dtype=dtype, device=self.device)  # batches are fresh: no second copy

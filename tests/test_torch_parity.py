@@ -184,3 +184,17 @@ def test_core_op_gradients_match(f_ours, f_torch):
     f_ours(ma, mb).backward()
     np.testing.assert_allclose(ma.grad.numpy(), ta.grad.numpy(), **TOL)
     np.testing.assert_allclose(mb.grad.numpy(), tb.grad.numpy(), **TOL)
+
+
+def test_a_whole_training_run_matches_pytorch():
+    """scripts/compare_torch.py: same init, batches and order give the same test accuracy every epoch."""
+    import pathlib
+    import subprocess
+    import sys
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "compare_torch.py"
+    out = subprocess.run([sys.executable, str(script), "--dataset", "digits", "--epochs", "3", "--lr", "0.05",
+                          "--batch-size", "32"], capture_output=True, text=True, check=True).stdout
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 3
+    for epoch, acc_m, _, acc_t, _ in rows:
+        assert abs(float(acc_m) - float(acc_t)) <= 1 / 359, (epoch, acc_m, acc_t)

@@ -4,6 +4,16 @@ from . import functional as F
 from .module import Module, Parameter
 
 
+def _affine_parameters(module, shape, enabled, device, dtype):
+    """weight (ones) and bias (zeros) of ``shape``, or both registered as absent."""
+    if enabled:
+        module.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
+        module.bias = Parameter(creation.zeros(shape, device=device, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     expected_ndims = ()
 
@@ -12,12 +22,7 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype))
-            self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", creation.ones(num_features, device=device, dtype=dtype))
@@ -57,12 +62,7 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps = shape, eps
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
-            self.bias = Parameter(creation.zeros(shape, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, shape, elementwise_affine, device, dtype)
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

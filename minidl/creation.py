@@ -18,12 +18,8 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     Python floats become float32 (as in PyTorch); arrays keep their dtype unless ``dtype`` is given.
     """
     source = data.data if isinstance(data, Tensor) else data
-    t = as_tensor(data, dtype, device)
-    if t.data is source:
-        t.data = t.data.copy()
-    if requires_grad:
-        t.requires_grad = True  # refuses integer dtypes with a clear error
-    return t
+    array = as_tensor(data, dtype, device).data
+    return _finish(array.copy() if array is source else array, device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device="cpu"):

@@ -4,11 +4,8 @@ import math
 from .. import creation
 from . import functional as F
 from . import init
+from .functional import _pair
 from .module import Module, Parameter
-
-
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 class Conv2d(Module):

@@ -8,8 +8,7 @@ class _Loss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        F._check_reduction(reduction)
         self.reduction = reduction
 
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name

@@ -4,7 +4,7 @@ from collections import OrderedDict
 from .. import backends
 from ..autograd import no_grad
 from ..creation import tensor as make_tensor
-from ..tensor import Tensor
+from ..tensor import Tensor, _is_floating
 
 
 class Parameter(Tensor):
@@ -173,7 +173,7 @@ class Module:
                     p.grad = p.grad.to(target)
             for module in self.modules():
                 for name, b in module._buffers.items():
-                    if b is not None and (moving or b.dtype.kind in "fc"):
+                    if b is not None and (moving or _is_floating(b.dtype)):
                         module._buffers[name] = b.to(target)
         return self
 

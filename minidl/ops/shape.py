@@ -1,7 +1,7 @@
 """Shape primitives: broadcasting and its adjoint, reshapes, transposes, indexing, joins, padding."""
 from ..autograd import defvjp, defvjp_argnum, primitive
 from ..backends import backend_of_array, namespace
-from ..tensor import Tensor
+from ..tensor import Tensor, _is_floating
 
 
 @primitive
@@ -213,6 +213,6 @@ def astype(x, dtype):
     """``x`` converted to ``dtype``; a conversion to a non-float type is not recorded."""
     if isinstance(x, Tensor):
         dtype = x.backend.dtype(dtype)
-        if dtype.kind not in "fc":
+        if not _is_floating(dtype):
             return Tensor(x.data.astype(dtype), x.device)
     return _astype(x, dtype)

@@ -139,9 +139,9 @@ def make_scheduler(optimizer, args):
     return None
 
 
-def save_checkpoint(path, model, optimizer, epoch, history):
+def save_checkpoint(path, model, optimizer, scheduler, epoch, history):
     mdl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-              "history": history}, path)
+              "scheduler": scheduler.state_dict() if scheduler else None, "history": history}, path)
 
 
 def write_json(path, obj):
@@ -174,10 +174,8 @@ def plot(path, history):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        backends.resolve(args.device)
-    except backends.DeviceUnavailableError as err:
-        fail(str(err))
-    except ValueError as err:
+        backend, args.device = backends.resolve(args.device)
+    except (backends.DeviceUnavailableError, ValueError) as err:
         fail(str(err))
     if args.resume and not args.checkpoint_dir:
         fail("--resume needs --checkpoint-dir")
@@ -208,7 +206,7 @@ def main(argv=None):
         optimizer.load_state_dict(state["optimizer"])
         first_epoch, history = state["epoch"], state["history"]
         if scheduler is not None:
-            scheduler.load_state_dict({"last_epoch": first_epoch, "base_lrs": scheduler.base_lrs})
+            scheduler.load_state_dict(state["scheduler"])
         print(f"resumed from {checkpoint_path} after epoch {first_epoch}")
     if checkpoint_path:
         os.makedirs(args.checkpoint_dir, exist_ok=True)
@@ -223,18 +221,18 @@ def main(argv=None):
         train_loader.set_epoch(epoch)
         start = time.perf_counter()
         train_loss = train_epoch(model, train_loader, optimizer, loss_fn, args, epoch)
-        backends.resolve(args.device)[0].synchronize(args.device)
+        backend.synchronize(args.device)
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(model, test_loader, loss_fn)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
                         "test_accuracy": test_acc, "seconds": seconds,
-                        "samples_per_s": len(train_loader) * args.batch_size / seconds})
+                        "samples_per_s": len(train_set) / seconds})
         print(f"epoch {epoch + 1:>2}/{args.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
               f"test acc {test_acc:.4f}  {seconds:.2f}s")
         if scheduler is not None:
             scheduler.step()
         if checkpoint_path:
-            save_checkpoint(checkpoint_path, model, optimizer, epoch + 1, history)
+            save_checkpoint(checkpoint_path, model, optimizer, scheduler, epoch + 1, history)
         if args.metrics_json:
             write_json(args.metrics_json, {"args": vars(args), "history": history})
 

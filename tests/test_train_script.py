@@ -27,7 +27,8 @@ def test_every_zoo_model_learns_digits(model):
 
 
 def test_resume_continues_exactly(tmp_path):
-    common = ["--dataset", "digits", "--model", "mlp-deep", "--optimizer", "adam", "--lr", "0.003", "--epochs"]
+    common = ["--dataset", "digits", "--model", "mlp-deep", "--optimizer", "adam", "--lr", "0.003",
+              "--lr-schedule", "step", "--epochs"]  # step: its schedule does not depend on --epochs
     run(*common, "4", "--checkpoint-dir", str(tmp_path / "straight"))
     run(*common, "2", "--checkpoint-dir", str(tmp_path / "resumed"))
     history = run(*common, "4", "--checkpoint-dir", str(tmp_path / "resumed"), "--resume")

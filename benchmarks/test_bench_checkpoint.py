@@ -24,7 +24,7 @@ def test_deep_mlp_step(timing, mode):
     benchmark.extra_info.update(held_for_backward_mb=held / 2**20, forward_peak_mb=peak / 2**20, segments=segments)
     activation, modules = batch * width * 4, 2 * depth
     if mode == "plain":
-        assert held >= modules * activation * 0.9  # every Linear and ReLU output is kept
+        assert held >= depth * activation * 0.9  # each ReLU output (read by ReLU's and the next Linear's VJP)
     else:  # the inputs of the checkpointed segments, and the activations of the last (plain) one
         kept = segments - 1 + math.ceil(modules / segments)
         assert held < kept * activation * 1.25

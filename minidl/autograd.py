@@ -1,104 +1,273 @@
-"""Recording: primitives, their VJP registry, and the switch that turns recording off.
+"""Recording: primitives, their VJPs, and the Node each recorded op leaves behind.
 
-A primitive is a function on backend arrays. Wrapped with ``@primitive`` it also
-accepts Tensors: it unwraps them, computes on the arrays, and, when an input
-requires grad, records a ``Node`` on the output. ``defvjp`` registers, for each
-positional argument, the vector-Jacobian product ``vjp(g, ans, *args, **kwargs)``
-that the backward pass (``engine.py``) calls.
+A primitive is a function on backend arrays. ``@primitive`` makes it an op on Tensors: it
+unwraps its tensor arguments, computes on the arrays, and, when an input requires grad and
+grad mode is on in this thread, records a ``Node`` on the output. ``defvjp`` registers, for
+each positional argument, the vector-Jacobian product ``vjp(g, ans, *args, **kwargs)`` that
+the backward pass (``engine.py``) calls (HIPS autograd's convention).
 
-VJPs are written with minidl's own ops. In an ordinary backward pass they
-receive raw arrays, and the ops compute directly; with ``create_graph=True``
-they receive Tensors, the ops record, and the gradient is itself differentiable.
+The record is a graph: a node's edges lead to the nodes that made its inputs, or to the
+leaf tensors that collect ``.grad``; never to arrays. A node keeps only what its VJPs read
+(``saved.py``), so an intermediate that no VJP reads is freed as soon as the program drops it.
+
+VJPs are written with minidl's own ops. In an ordinary backward pass they run on raw arrays
+and the ops compute directly (``modes.raw_arrays``); with ``create_graph=True`` they receive
+Tensors, the ops record, and the gradient is itself differentiable.
 """
-import contextlib
-import functools
+from __future__ import annotations
 
+import functools
+import inspect
+from typing import Any, Callable, Optional
+
+from . import anomaly, backends, creation, modes, saved
+from .modes import switches
+from .saved import FULL, SHAPE, ArrayMeta
 from .tensor import Tensor
 
-_grad_enabled = True
-VJPS = {}  # primitive -> sequence indexed by argument number; entries are vjp functions or None
+HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python numbers next to tensors
+
+
+class Primitive:
+    """What minidl knows about one op: its function on arrays, its VJPs and what they read."""
+
+    __slots__ = ("fun", "name", "differentiable", "vjps", "usage_of", "plans", "_signature")
+
+    def __init__(self, fun: Callable, differentiable: bool):
+        self.fun, self.name, self.differentiable = fun, fun.__name__.lstrip("_"), differentiable
+        self.vjps: Any = ()
+        self.usage_of: Callable = lambda i: None
+        self.plans: dict = {}
+        self._signature = None
+
+    @property
+    def signature(self) -> inspect.Signature:
+        if self._signature is None:
+            self._signature = inspect.signature(self.fun)
+        return self._signature
+
+    def plan(self, argnums: tuple, nargs: int) -> saved.Plan:
+        """What a node keeps when the inputs at ``argnums`` require grad (cached per pattern)."""
+        key = (argnums, nargs)
+        found = self.plans.get(key)
+        if found is None:
+            found = self.plans[key] = saved.plan(self.usage_of, argnums, nargs)
+        return found
+
+    def arg_name(self, i: int) -> str:
+        params = [p.name for p in self.signature.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return f"argument {i} ({params[i]})" if i < len(params) else f"argument {i}"
+
+    def bind_keywords(self, args: tuple, kwargs: dict) -> tuple:
+        """Move tensors passed by keyword to their positions, so they are recorded like positional ones.
+
+        A tensor that can only be passed by keyword (keyword-only, ``**kwargs``) is used as a
+        constant when it does not require grad, and refused when it does: never a silent zero.
+        """
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            return args, kwargs  # let the call itself raise its usual error
+        bound.apply_defaults()
+        args, kwargs = bound.args, dict(bound.kwargs)
+        for key, value in kwargs.items():
+            if isinstance(value, Tensor):
+                if value._requires_grad and switches.grad_enabled and self.differentiable:
+                    raise TypeError(f"{self.name}: the tensor passed as keyword argument {key!r} requires grad, "
+                                    "but only positional arguments are differentiated; pass it positionally")
+                kwargs[key] = value.data
+        return args, kwargs
 
 
 class Node:
-    """The record of one op: what the backward pass needs to call its VJPs.
+    """The record of one op: its primitive, its edges, and what its VJPs will read.
 
-    ``args`` are the raw arrays the op computed on; ``parents`` are the input
-    tensors that require grad, and ``argnums`` their positions among the args.
+    ``parents[k]`` is the vertex of argument ``argnums[k]``: the Node that made it, or the
+    leaf Tensor that collects its gradient. ``args`` are the op's positional arguments with
+    the arrays no VJP reads replaced by None (or by an ArrayMeta when only the shape is read);
+    ``ans`` is the output when a VJP reads it. ``checks`` holds ``(counter, version, position)``
+    for every tensor kept, so a later in-place write to one is caught before its value is used.
+    ``args`` is None once backward has released the node.
     """
 
-    __slots__ = ("prim", "args", "kwargs", "argnums", "parents")
+    __slots__ = ("prim", "parents", "argnums", "args", "kwargs", "ans", "checks", "shape", "dtype", "device",
+                 "hooks", "stack", "__weakref__")
 
-    def __init__(self, prim, args, kwargs, argnums, parents):
-        self.prim = prim
-        self.args = args
-        self.kwargs = kwargs
-        self.argnums = argnums
-        self.parents = parents
+    def __init__(self, prim, parents, argnums, args, kwargs, ans, checks, shape, dtype, device):
+        self.prim, self.parents, self.argnums = prim, parents, argnums
+        self.args, self.kwargs, self.ans, self.checks = args, kwargs, ans, checks
+        self.shape, self.dtype, self.device = shape, dtype, device
+        self.hooks: Optional[list] = None   # gradient hooks of the tensor this node made (hooks.py)
+        self.stack = None                   # the forward call's stack, in detect_anomaly() only
+
+    def name(self) -> str:
+        """PyTorch-style name of the backward of this op, e.g. ``MultiplyBackward``."""
+        return "".join(part.capitalize() for part in self.prim.name.split("_")) + "Backward"
 
     @property
-    def name(self):
-        return self.prim.__name__
+    def next_functions(self) -> tuple:
+        """``((vertex, 0), ...)``: the nodes (or leaf tensors) this node sends gradients to."""
+        return tuple((p, 0) for p in self.parents)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} {self.shape} {self.dtype}>"
 
 
-def primitive(fun):
+def vertex(t: Tensor) -> Any:
+    """Where ``t`` sits in the record: the node that made it, or itself for a leaf."""
+    return t if t._node is None else t._node
+
+
+def primitive(fun: Callable) -> Callable:
     """Make ``fun`` (a function on backend arrays) a differentiable op on Tensors.
 
-    With no Tensor among the positional arguments it simply returns ``fun``'s
-    result, so VJPs can call primitives on raw arrays at full speed.
+    Tensors passed by keyword are recorded like positional ones. Without any Tensor among
+    the arguments, numbers and arrays become Tensors (``mdl.sqrt(4.0)`` is a Tensor), except
+    inside VJPs of an ordinary backward pass, where arrays stay arrays for speed.
     """
-    return _tensor_op(fun, record=True)
+    return _make_op(fun, differentiable=True)
 
 
-def nondifferentiable(fun):
+def nondifferentiable(fun: Callable) -> Callable:
     """Make ``fun`` an op on Tensors whose result is never recorded (comparisons, argmax)."""
-    return _tensor_op(fun, record=False)
+    return _make_op(fun, differentiable=False)
 
 
-def _tensor_op(fun, record):
+def _make_op(fun: Callable, differentiable: bool) -> Callable:
+    prim = Primitive(fun, differentiable)
+
     @functools.wraps(fun)
     def op(*args, **kwargs):
-        raw = device = None
-        argnums = parents = ()
+        if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
+            args, kwargs = prim.bind_keywords(args, kwargs)
+        raw = list(args)
+        device, argnums, views = None, (), False
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor):
                 if device is None:
-                    raw, device = list(args), arg.device
+                    device = arg.device
                 elif arg.device != device:
-                    raise RuntimeError(f"{fun.__name__}: tensors are on different devices, "
-                                       f"{device} and {arg.device}; move one with .to(device)")
+                    raise RuntimeError(f"{prim.name}: tensors are on different devices, {device} and "
+                                       f"{arg.device}; move one with .to(device)")
                 raw[i] = arg.data
                 if arg._requires_grad:
                     argnums += (i,)
-                    parents += (arg,)
+                if arg._view is not None:
+                    views = True
+            elif arg.__class__ in HOST_SCALARS:
+                raw[i] = arg.item()  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
         if device is None:
-            return fun(*args, **kwargs)
+            return _on_arrays(op, args, kwargs)
+        if views and switches.grad_enabled:
+            _check_views(prim, args)
         try:
             ans = fun(*raw, **kwargs)
         except ValueError as err:
             shapes = ", ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
-            raise ValueError(f"{fun.__name__}: cannot apply to shapes {shapes}: {err}") from err
-        if record and parents and _grad_enabled:
-            return Tensor(ans, device, True, Node(op, raw, kwargs, argnums, parents))
-        return Tensor(ans, device)
+            raise ValueError(f"{prim.name}: cannot apply to shapes {shapes}: {err}") from err
+        if ans.__class__ in HOST_SCALARS or not hasattr(ans, "shape"):
+            ans = backends.resolve(device)[0].asarray(ans, device=device)  # a 0-d array, never a scalar
+        if modes.anomaly_threads and switches.anomaly:
+            anomaly.check_forward(prim.name, ans)
+        out = Tensor(ans, device)
+        base = getattr(ans, "base", None)
+        if base is not None or ans is raw[0]:
+            _link_view(out, ans, base, args, raw)
+        if argnums and differentiable and switches.grad_enabled:
+            record(prim, out, args, raw, kwargs, argnums)
+        return out
 
-    op.fun = fun
-    if record:
-        VJPS[op] = ()
+    op.primitive = prim
     return op
 
 
-def defvjp(prim, *vjps):
+def _on_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:
+    """An op called without tensors: arrays in, arrays out inside VJPs; otherwise make the data a Tensor."""
+    if switches.raw_arrays:
+        return op.primitive.fun(*args, **kwargs)
+    args = list(args)
+    k = next((i for i, a in enumerate(args) if backends.is_array(a)), None)
+    if k is None:
+        k = next((i for i, a in enumerate(args) if isinstance(a, (bool, int, float, complex, list))), None)
+    if k is None:
+        return op.primitive.fun(*args, **kwargs)
+    args[k] = creation.as_tensor(args[k], device=backends.device_of(args[k]))
+    return op(*args, **kwargs)
+
+
+def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, argnums: tuple) -> None:
+    """Attach to ``out`` the node of ``prim`` applied to ``args``, keeping only what its VJPs read."""
+    plan = prim.plan(argnums, len(raw))
+    checks = []
+    for i in plan.full:
+        a = args[i]
+        if isinstance(a, Tensor):
+            counter = a._counter()
+            checks.append((counter, counter.value, i))
+    for i in plan.shape:
+        if hasattr(raw[i], "shape"):
+            raw[i] = ArrayMeta(raw[i])
+    for i in plan.dropped:
+        raw[i] = None
+    ans = None
+    if plan.ans == FULL:
+        ans = out.data
+        counter = out._counter()
+        checks.append((counter, counter.value, -1))
+    elif plan.ans == SHAPE:
+        ans = ArrayMeta(out.data)
+    parents = tuple(vertex(args[i]) for i in argnums)
+    node = Node(prim, parents, argnums, raw, kwargs, ans, checks, out.data.shape, out.data.dtype, out.device)
+    if switches.anomaly:
+        node.stack = anomaly.capture_stack()
+    out._node = node
+    out._requires_grad = True
+
+
+def _link_view(out: Tensor, ans: Any, base: Any, args: tuple, raw: list) -> None:
+    """If ``ans`` shares memory with a tensor argument, make ``out`` a view of it.
+
+    A view shares its source's version counter (an in-place write through either is seen by
+    both) and remembers the node its root tensor had, so a later recorded in-place op on the
+    root is detected when the view is used (``_check_views``).
+    """
+    for a, r in zip(args, raw):
+        if isinstance(a, Tensor) and (ans is r or (base is not None and (base is r or base is getattr(r, "base", None)))):
+            out._version = a._counter()
+            out._view = a._view if a._view is not None else (a, a._node)
+            return
+
+
+def _check_views(prim: Primitive, args: tuple) -> None:
+    for a in args:
+        if isinstance(a, Tensor) and a._view is not None:
+            base, node_when_viewed = a._view
+            if base._node is not node_when_viewed:
+                op = base._node.prim.name if base._node is not None else "an in-place op"
+                raise RuntimeError(
+                    f"{prim.name}: an input is a view of a tensor that was modified in place (by {op}) "
+                    "while recording, after the view was taken, so the view's recorded history is stale; "
+                    "take the view again after the in-place op")
+
+
+def defvjp(prim: Callable, *vjps: Optional[Callable]) -> None:
     """Register ``vjps[i](g, ans, *args, **kwargs)`` as the VJP for argument i of ``prim``.
 
     ``None`` marks an argument with no gradient (an index, a shape, a mask).
     """
-    if prim not in VJPS:
-        raise TypeError(f"defvjp: {prim!r} is not a primitive; decorate it with @minidl.primitive")
-    VJPS[prim] = vjps
+    spec = _spec(prim)
+    for i, vjp in enumerate(vjps):
+        if vjp is not None:
+            _check_convention(spec, i, vjp)
+    usages = [None if v is None else saved.usage(v, leading=1) for v in vjps]
+    spec.vjps = vjps
+    spec.usage_of = lambda i: usages[i] if i < len(usages) else None
+    spec.plans.clear()
 
 
 class _ArgnumVJPs:
-    """A VJP table for ops with any number of arguments (concatenate)."""
+    """A VJP table for ops with any number of arguments (concatenate): entry i is vjp(i, ...)."""
 
     __slots__ = ("vjp",)
 
@@ -109,33 +278,46 @@ class _ArgnumVJPs:
         return functools.partial(self.vjp, argnum)
 
 
-def defvjp_argnum(prim, vjp):
+def defvjp_argnum(prim: Callable, vjp: Callable) -> None:
     """Register one ``vjp(argnum, g, ans, *args, **kwargs)`` for every argument of ``prim``."""
-    defvjp(prim, _ArgnumVJPs(vjp))
-    VJPS[prim] = VJPS[prim][0]
+    spec = _spec(prim)
+    usage = saved.usage(vjp, leading=2)
+    spec.vjps = _ArgnumVJPs(vjp)
+    spec.usage_of = lambda i: usage
+    spec.plans.clear()
 
 
-def is_grad_enabled():
-    """Whether ops are being recorded."""
-    return _grad_enabled
+def _spec(prim: Callable) -> Primitive:
+    spec = getattr(prim, "primitive", None)
+    if not isinstance(spec, Primitive):
+        raise TypeError(f"defvjp: {prim!r} is not a primitive; decorate it with @minidl.primitive")
+    if not spec.differentiable:
+        raise TypeError(f"defvjp: {spec.name} was declared nondifferentiable")
+    return spec
 
 
-@contextlib.contextmanager
-def set_grad_enabled(mode):
-    """Record ops (``True``) or not (``False``) inside the block."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, bool(mode)
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def _check_convention(spec: Primitive, i: int, vjp: Callable) -> None:
+    """Refuse at registration a VJP that cannot take ``(g, ans, *args)``, HIPS's curried form above all."""
+    code = getattr(vjp, "__code__", None)
+    params = spec.signature.parameters.values()
+    if code is None or code.co_flags & inspect.CO_VARARGS or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    required = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                   and p.default is p.empty)
+    if code.co_argcount < 2 + required:
+        curried = code.co_argcount == 1 + required
+        raise TypeError(
+            f"defvjp({spec.name}): the VJP for argument {i} takes {code.co_argcount} positional parameters, "
+            f"but minidl calls vjp(g, ans, *args, **kwargs) and uses the adjoint it returns"
+            + ("; this looks like HIPS autograd's curried form `lambda ans, x: lambda g: ...`: write "
+               "`lambda g, ans, x: ...` instead" if curried else ""))
 
 
-def no_grad():
-    """Record nothing inside the block: for evaluation and optimizer updates."""
-    return set_grad_enabled(False)
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: Optional[bool] = None,
+         create_graph: bool = False, allow_unused: bool = False, materialize_grads: bool = False) -> tuple:
+    """PyTorch's ``torch.autograd.grad``: gradients of ``outputs`` with respect to ``inputs``."""
+    return engine.grad(outputs, inputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph,
+                       allow_unused=allow_unused, materialize_grads=materialize_grads)
 
 
-def enable_grad():
-    """Record again inside a ``no_grad`` block."""
-    return set_grad_enabled(True)
+from . import engine  # noqa: E402 - the backward pass builds on the record defined above

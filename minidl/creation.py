@@ -1,8 +1,11 @@
 """Making tensors: from data, filled, ranges, random draws, and the global seed."""
-from . import backends
-from .tensor import Tensor, _is_floating
+from __future__ import annotations
 
-DEFAULT_FLOAT = "float32"
+from typing import Any, Optional
+
+from . import backends
+from .dtypes import DEFAULT_FLOAT, is_floating
+from .tensor import Tensor
 
 
 def _finish(data, device, requires_grad):
@@ -18,18 +21,24 @@ def tensor(data, dtype=None, device="cpu", requires_grad=False):
     Python floats become float32 (as in PyTorch); arrays keep their dtype unless ``dtype`` is given.
     """
     source = data.data if isinstance(data, Tensor) else data
-    array = as_tensor(data, dtype, device).data
+    array = as_tensor(data.detach() if isinstance(data, Tensor) else data, dtype, device).data
     return _finish(array.copy() if array is source else array, device, requires_grad)
 
 
-def as_tensor(data, dtype=None, device="cpu"):
-    """``data`` as a tensor on ``device``, sharing its memory when no conversion is needed (PyTorch's as_tensor)."""
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing its memory when no conversion is needed (PyTorch's as_tensor).
+
+    A Tensor of the right device and dtype is returned as it is; NumPy arrays keep their dtype;
+    Python floats become float32. ``device`` defaults to the data's own (the CPU for host data).
+    """
     if isinstance(data, Tensor):
-        data = data.detach().to(device).data
+        return data.to(device=device, dtype=dtype)
+    if device is None:
+        device = backends.device_of(data) if backends.is_array(data) else "cpu"
     backend, device = backends.resolve(device)
     has_dtype = hasattr(data, "dtype")
     array = backend.asarray(data, dtype=None if dtype is None else backend.dtype(dtype), device=device)
-    if dtype is None and not has_dtype and _is_floating(array.dtype):
+    if dtype is None and not has_dtype and is_floating(array.dtype):
         array = array.astype(backend.dtype(DEFAULT_FLOAT))
     return Tensor(array, device)
 
@@ -71,6 +80,12 @@ def zeros_like(x, dtype=None, device=None, requires_grad=False):
 def ones_like(x, dtype=None, device=None, requires_grad=False):
     """Ones with the shape (and, unless given, the dtype and device) of ``x``."""
     return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
+    """The ``n`` x ``m`` (square by default) identity matrix."""
+    return _create(lambda b, d, s, dt: b.xp.eye(s[0], s[1], dtype=dt), (n, n if m is None else m), dtype, device,
+                   requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=False):

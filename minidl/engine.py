@@ -1,167 +1,307 @@
-"""The backward pass: reverse topological order, summed adjoints, VJP calls.
+"""The backward pass: reverse topological order over the record, summed adjoints, VJP calls.
 
-Adjoints are keyed by tensor identity. Every tensor that contributed to the root
-receives the sum of its consumers' partial adjoints before it is visited, then
-passes that sum through its node's VJPs (or, for a leaf, into ``.grad``).
-Higher-order gradients, functional transforms and checkpointing build on the two
-entry points here, ``backward`` and ``grad``.
+The record's vertices are Nodes (one per recorded op) and the leaf tensors that collect
+``.grad``. Each vertex receives the sum of its consumers' partial adjoints before it is
+visited; a node then passes that sum through its VJPs to its parents, a leaf adds it to
+``.grad``. ``grad`` visits only the vertices that lead to its inputs. Higher-order
+gradients, the functional transforms and checkpointing build on ``backward`` and ``grad``.
 """
-from . import autograd
-from .ops.shape import sum_to_shape
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Optional, Sequence
+
+from . import hooks, modes
+from .anomaly import check_vjp
+from .autograd import HOST_SCALARS, Node, vertex
+from .broadcasting import sum_to_shape
+from .modes import switches
+from .saved import ArrayMeta
 from .tensor import Tensor
 
+_callbacks = threading.local()  # per thread: a stack of lists, one per running backward pass
 
-def backward(root, grad=None, retain_graph=False, create_graph=False):
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: Optional[bool] = None,
+             create_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
-    With ``create_graph`` the graph is kept (a recorded gradient refers back into it).
+    The record is released afterwards unless ``retain_graph`` (which defaults to ``create_graph``).
     """
-    _run(root, _seed(root, grad, create_graph), None, retain_graph or create_graph, create_graph)
-
-
-def grad(output, inputs, grad_output=None, retain_graph=False, create_graph=False):
-    """The gradients of ``output`` with respect to each of ``inputs``, without touching ``.grad``.
-
-    Inputs the output does not depend on get zeros (JAX's convention).
-    """
-    found = {}
-    if output.requires_grad:
-        found = _run(output, _seed(output, grad_output, create_graph), inputs,
-                     retain_graph or create_graph, create_graph)
-    grads = []
-    for t in inputs:
-        g = found.get(id(t))
-        if g is None:
-            g = t.data * 0
-        grads.append(g if isinstance(g, Tensor) else Tensor(g, t.device))
-    return tuple(grads)
-
-
-def leaves(root):
-    """The tensors without a record that require grad and that ``root`` depends on."""
-    if not root.requires_grad:
-        return []
-    return [t for t in _reverse_toposort(root, None) if t._node is None]
-
-
-def _seed(root, grad, create_graph):
-    if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(f"backward() of a tensor of shape {root.shape} needs a grad argument "
-                               "of that shape; only a one-element output gets the implicit gradient 1")
-        grad = root.backend.xp.ones_like(root.data)
-    elif isinstance(grad, Tensor):
-        if grad.shape != root.shape:
-            raise ValueError(f"backward(): grad of shape {grad.shape} does not match the output's shape {root.shape}")
-        grad = grad if create_graph else grad.data
-    if create_graph and not isinstance(grad, Tensor):
-        grad = Tensor(grad, root.device)
-    return grad
-
-
-def _run(root, seed, targets, retain_graph, create_graph):
-    """Propagate ``seed`` from ``root``. With ``targets``, stop at and return their adjoints."""
     if not root._requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no record to walk; "
                            "create its inputs with requires_grad=True")
-    stop = None if targets is None else {id(t) for t in targets}
-    adjoints = {id(root): seed}
-    owned = set()  # keys of adjoints no other array shares: safe to add into in place, or to keep
-    found = {}
-    with autograd.set_grad_enabled(create_graph):
-        for t in _reverse_toposort(root, stop):
-            g = adjoints.pop(id(t))
-            node = t._node
-            if stop is not None and id(t) in stop:
-                found[id(t)] = g
-            elif node is None:
-                if stop is None:
-                    _accumulate_into_leaf(t, g, id(t) in owned or create_graph)
+    _run([vertex(root)], [_seed(root, gradient)], None, retain_graph, create_graph)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: Optional[bool] = None,
+         create_graph: bool = False, allow_unused: bool = False, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to each of ``inputs``, without touching ``.grad``.
+
+    As ``torch.autograd.grad``: an input the outputs do not depend on raises unless
+    ``allow_unused`` (giving None) or ``materialize_grads`` (giving zeros).
+    """
+    grads, _ = gradients(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads)
+    return grads
+
+
+def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: Optional[bool] = None,
+              create_graph: Any = False, allow_unused: bool = False, materialize_grads: bool = False,
+              stop_at_inputs: bool = False) -> tuple:
+    """``grad`` for the transforms: returns ``(grads, recorded)``.
+
+    With ``stop_at_inputs`` the walk does not look behind the inputs (the transforms' own
+    variables); ``create_graph="auto"`` records the gradient computation only when the graph
+    reaches a leaf that requires grad other than the inputs (a closure's variable).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    roots, seeds = [], []
+    for out, g in zip(outputs, grad_outputs):
+        if out._requires_grad:
+            roots.append(vertex(out))
+            seeds.append(_seed(out, g))
+    found, created = {}, create_graph is True
+    if roots:
+        found, created = _run(roots, seeds, [vertex(t) for t in inputs], retain_graph, create_graph, stop_at_inputs)
+    grads = []
+    for i, t in enumerate(inputs):
+        g = found.get(vertex(t))
+        if g is None:
+            if materialize_grads:
+                g = t.data * 0
+            elif allow_unused:
+                grads.append(None)
+                continue
             else:
-                _propagate(t, node, g, adjoints, owned, create_graph)
-                if not retain_graph:
-                    node.args = node.parents = None  # free the saved arrays now
-    return found
+                raise RuntimeError(f"grad: input {i} (shape {t.shape}) is not used by the outputs; "
+                                   "pass allow_unused=True to get None for it")
+        if g.__class__ in HOST_SCALARS:
+            g = t.backend.asarray(g, device=t.device)
+        grads.append(g if isinstance(g, Tensor) else Tensor(g, t.device))
+    return tuple(grads), created
 
 
-def _propagate(t, node, g, adjoints, owned, create_graph):
+def reaches_other_leaf(root: Tensor, known: Sequence[Tensor]) -> bool:
+    """Whether ``root``'s record reaches a leaf that requires grad other than ``known`` (not looking behind them)."""
+    if not root._requires_grad:
+        return False
+    return _reverse_toposort([vertex(root)], {vertex(t) for t in known})[1]
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` when the backward pass now running in this thread has finished (DDP's final wait)."""
+    stack = getattr(_callbacks, "stack", None)
+    if not stack:
+        raise RuntimeError("queue_callback() can only be called while a backward pass runs (from a hook)")
+    stack[-1].append(fn)
+
+
+def _seed(root: Tensor, gradient: Any) -> Any:
+    """The adjoint the pass starts from: ones for a one-element root, else ``gradient`` (array or Tensor)."""
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward() of a tensor of shape {root.shape} needs a gradient argument "
+                               "of that shape; only a one-element output gets the implicit gradient 1")
+        return root.backend.xp.ones_like(root.data)
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(root.backend.asarray(gradient, dtype=root.dtype, device=root.device), root.device)
+    if gradient.shape != root.shape:
+        raise ValueError(f"backward(): gradient of shape {gradient.shape} does not match the output's "
+                         f"shape {root.shape}")
+    return gradient
+
+
+def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[bool], create: Any,
+         stop_at_targets: bool = False) -> tuple:
+    """Propagate ``seeds`` from ``roots``; return ``(adjoints that reached targets, whether recorded)``.
+
+    ``retain`` defaults to whether the pass is recorded (``create``), as in PyTorch.
+    """
+    target_set = None if targets is None else set(targets)
+    order, foreign = _reverse_toposort(roots, target_set if stop_at_targets else None)
+    if create == "auto":
+        create = foreign
+    retain = create if retain is None else retain
+    seeds = [(s if isinstance(s, Tensor) else Tensor(s, r.device)) if create else (s.data if isinstance(s, Tensor) else s)
+             for r, s in zip(roots, seeds)]
+    needed = None if target_set is None else _leading_to(order, target_set, stop_at_targets)
+    adjoints, owned, found = {}, set(), {}
+    for root, seed in zip(roots, seeds):
+        _add(adjoints, owned, root, seed, False)
+    stack = getattr(_callbacks, "stack", None)
+    if stack is None:
+        stack = _callbacks.stack = []
+    stack.append([])
+    try:
+        with modes.raw_arrays(), modes.set_grad_enabled(bool(create)):
+            anomaly = switches.anomaly
+            for v in order:
+                g = adjoints.pop(v, None)
+                if g is None:
+                    continue
+                if target_set is not None and v in target_set:
+                    found[v] = g
+                    if stop_at_targets:
+                        continue
+                if v.__class__ is Node:
+                    if needed is None or v in needed:
+                        _propagate(v, g, adjoints, owned, create, needed, anomaly)
+                        if not retain:
+                            v.args = v.ans = None  # release what the node kept, now
+                            v.checks = ()
+                elif target_set is None:
+                    _accumulate(v, g, v in owned, create)
+        for fn in stack[-1]:
+            fn()
+    finally:
+        stack.pop()
+    return found, create
+
+
+def _propagate(node: Node, g: Any, adjoints: dict, owned: set, create: bool, needed: Optional[set],
+               anomaly: bool) -> None:
     """Call the node's VJPs and add each result to its parent's adjoint."""
-    vjps = autograd.VJPS[node.prim]
-    kwargs = node.kwargs
-    if create_graph:
-        args = list(node.args)
-        for i, parent in zip(node.argnums, node.parents):
-            args[i] = parent
-        ans = t
-    else:
-        args, ans = node.args, t.data
-    for i, parent in zip(node.argnums, node.parents):
+    if node.args is None:
+        raise RuntimeError("trying to backward through the graph a second time: the values it saved were "
+                           "freed by the first backward(); pass retain_graph=True to the first call")
+    for counter, version, position in node.checks:
+        if counter.value != version:
+            what = "its output" if position < 0 else node.prim.arg_name(position)
+            raise RuntimeError(
+                f"one of the values needed to compute the gradient of {node.prim.name} ({what}) was modified "
+                f"by an in-place operation after {node.prim.name} used it (version {counter.value}, expected "
+                f"{version}); do the in-place operation on a clone(), or after backward()")
+    if node.hooks:
+        g = hooks.run_grad_hooks(node.hooks, g, node.device, create)
+    args, ans = _inputs_for_create_graph(node) if create else (node.args, node.ans)
+    kwargs, vjps = node.kwargs, node.prim.vjps
+    for argnum, parent in zip(node.argnums, node.parents):
+        if needed is not None and parent not in needed:
+            continue
         try:
-            vjp = vjps[i]
+            vjp = vjps[argnum]
         except IndexError:  # a primitive whose defvjp did not cover this argument
             vjp = None
         if vjp is None:
-            raise TypeError(f"{node.name} has no gradient with respect to argument {i}; "
-                            f"register one with defvjp")
+            raise TypeError(f"{node.prim.name} has no gradient with respect to {node.prim.arg_name(argnum)}; "
+                            "register one with defvjp")
         gi = vjp(g, ans, *args, **kwargs)
-        if gi.shape != parent.data.shape:
-            gi = sum_to_shape(gi, parent.data.shape)
-        key = id(parent)
-        old = adjoints.get(key)
-        if old is None:
-            adjoints[key] = gi
-            if gi is not g and getattr(gi, "base", 0) is None and not create_graph:
-                owned.add(key)  # a fresh array: neither g passed through nor a view of another
-        elif key in owned:
-            old += gi
-            adjoints[key] = old  # numpy scalars add out of place
-        else:
-            adjoints[key] = old + gi
-            if not create_graph:
-                owned.add(key)
+        if anomaly:
+            check_vjp(node, argnum, gi)
+        shape = parent.shape
+        if gi.shape != shape:
+            gi = sum_to_shape(gi, shape)
+        _add(adjoints, owned, parent, gi, gi is not g and not create)
 
 
-def _accumulate_into_leaf(leaf, g, owned):
-    """Add ``g`` to ``leaf.grad``; a shared array is copied first, so every ``.grad`` is its own."""
+def _add(adjoints: dict, owned: set, key: Any, gi: Any, gi_is_new: bool) -> None:
+    """Sum ``gi`` into ``adjoints[key]``, in place when the engine owns the array already there.
+
+    ``owned`` holds the keys whose array no one else shares (a new array, not a gradient
+    passed through or a view of one): adding into those in place saves an allocation.
+    """
+    old = adjoints.get(key)
+    if old is None:
+        adjoints[key] = gi
+        if gi_is_new and getattr(gi, "base", 0) is None:
+            owned.add(key)
+    elif key in owned:
+        old += gi
+        adjoints[key] = old  # numpy scalars add out of place: keep the result
+    else:
+        total = old + gi
+        adjoints[key] = total
+        if not isinstance(total, Tensor):
+            owned.add(key)
+
+
+def _inputs_for_create_graph(node: Node) -> tuple:
+    """The node's kept values as tensors attached to the record, so the VJPs' ops record."""
+    args = list(node.args)
+    for i, parent in zip(node.argnums, node.parents):
+        a = args[i]
+        if a is not None and not isinstance(a, ArrayMeta):
+            args[i] = parent if parent.__class__ is not Node else Tensor(a, node.device, _node=parent)
+    ans = node.ans
+    if ans is not None and not isinstance(ans, ArrayMeta):
+        ans = Tensor(ans, node.device, _node=node)
+    return args, ans
+
+
+def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
+    """Add ``g`` to ``leaf.grad`` (in place when neither is recorded, as PyTorch does)."""
+    if g.__class__ in HOST_SCALARS:
+        g, owned = leaf.backend.asarray(g, device=leaf.device), True
+    if leaf._hooks is not None:
+        g = hooks.run_grad_hooks(leaf._hooks.grad, g, leaf.device, create)
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
-    elif not owned and leaf.grad is None:
-        g = g.copy()
-    if not isinstance(g, Tensor):
-        g = Tensor(g, leaf.device)
-    leaf.grad = g if leaf.grad is None else leaf.grad + g
+        owned = True
+    if create or (leaf.grad is not None and leaf.grad._requires_grad):
+        g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
+    else:
+        leaf.grad.data += g
+        leaf.grad._counter().value += 1
+    if leaf._hooks is not None:
+        hooks.run_post_accumulate_hooks(leaf)
 
 
-def _reverse_toposort(root, stop):
-    """Tensors reachable from ``root``, each after every tensor that consumes it.
+def _reverse_toposort(roots: Sequence, stop: Optional[set]) -> tuple:
+    """Vertices reachable from ``roots``, each after every vertex that consumes it.
 
-    Iterative (no recursion limit): count each tensor's consumers, then emit a
-    tensor once all of its consumers have been emitted.
+    Iterative (no recursion limit): count each vertex's consumers, then emit a vertex once
+    all of its consumers have been emitted. Also reports whether a leaf outside ``stop``
+    that requires grad was reached (the "auto" create_graph rule of ``grad``).
     """
-    consumers, parents_of = {}, {}
-    stack = [root]
+    consumers = dict.fromkeys(roots, 0)
+    stack, foreign = list(consumers), False
     while stack:
-        t = stack.pop()
-        key = id(t)
-        if key in consumers:
-            consumers[key] += 1
+        v = stack.pop()
+        if v.__class__ is not Node:
+            foreign = foreign or stop is None or v not in stop
             continue
-        consumers[key] = 0
-        node = t._node
-        if node is not None and (stop is None or key not in stop):
-            if node.parents is None:
-                raise RuntimeError("trying to backward through the graph a second time: its saved values were "
-                                   "freed by the first backward(); pass retain_graph=True to the first call")
-            parents_of[key] = node.parents
-            stack.extend(node.parents)
-    order, ready = [], [root]
-    while ready:
-        t = ready.pop()
-        order.append(t)
-        for parent in parents_of.get(id(t), ()):
-            key = id(parent)
-            if consumers[key] == 0:
-                ready.append(parent)
+        if stop is not None and v in stop:
+            continue
+        for parent in v.parents:
+            if parent in consumers:
+                consumers[parent] += 1
             else:
-                consumers[key] -= 1
-    return order
+                consumers[parent] = 1
+                stack.append(parent)
+    order, ready = [], [v for v in consumers if consumers[v] == 0]
+    while ready:
+        v = ready.pop()
+        order.append(v)
+        if v.__class__ is Node and (stop is None or v not in stop):
+            for parent in v.parents:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    return order, foreign
+
+
+def _leading_to(order: list, targets: set, stop_at_targets: bool) -> set:
+    """The vertices in ``order`` from which some target can be reached (the ones worth visiting)."""
+    needed = set()
+    for v in reversed(order):  # parents come after their consumers in order: visit them first
+        if v in targets:
+            needed.add(v)
+            if stop_at_targets:
+                continue
+        if v.__class__ is Node and any(p in needed for p in v.parents):
+            needed.add(v)
+    return needed
+
+
+def leaves(root: Tensor) -> list:
+    """The leaf tensors that require grad and that ``root`` depends on (checkpointing finds parameters so)."""
+    if not root._requires_grad:
+        return []
+    order, _ = _reverse_toposort([vertex(root)], None)
+    return [v for v in order if v.__class__ is not Node]

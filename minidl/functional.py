@@ -1,131 +1,155 @@
 """Functional transforms in JAX's style, built on the backward pass: grad, value_and_grad, vjp, jvp, hvp.
 
-Each transform runs ``f`` on inputs it watches and asks the engine for their
-gradients. When a transform runs inside another one (``grad(grad(f))``), or its
-inputs are themselves recorded, it records its own backward pass, so the outer
-transform can differentiate the result.
-"""
-import contextlib
+Each transform differentiates with respect to variables of its own: a fresh leaf for a
+plain input, or, for an input that is itself recorded (by an outer transform or by the
+user), a new node that is that input's identity. The backward walk stops at those
+variables, so nested transforms never confuse their perturbations: in
+``grad(lambda x: grad(lambda y: x * y)(x))`` the inner transform differentiates with
+respect to its own ``y`` only, giving ``x``, whose derivative is 1 (HIPS autograd and
+autodidact tag values with trace ids for the same purpose).
 
-from . import autograd, engine
-from .creation import tensor, zeros_like
+A transform records its own backward pass (so an outer one can differentiate the result)
+exactly when its result can depend on something recorded outside it: a recorded input, or
+a closure's variable that requires grad.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+from . import dtypes, engine, ops
+from .creation import as_tensor, zeros_like
+from .modes import enable_grad, is_grad_enabled
 from .tensor import Tensor
 
-_depth = 0  # transforms currently running
+Argnums = Union[int, Sequence[int]]
 
 
-@contextlib.contextmanager
-def _transform():
-    global _depth
-    _depth += 1
-    try:
-        with autograd.enable_grad():
-            yield
-    finally:
-        _depth -= 1
+def _fresh(x: Any, where: str) -> Tensor:
+    """A variable of this transform's own for input ``x``."""
+    t = x if isinstance(x, Tensor) else as_tensor(x)
+    if not dtypes.is_floating(t.dtype):
+        raise TypeError(f"{where}: cannot differentiate with respect to an input of dtype {t.dtype}; "
+                        "pass a floating-point tensor")
+    if t.requires_grad:
+        return ops.identity(t)
+    return ops.detach(t).requires_grad_()
 
 
-def _nested():
-    """True inside a transform that is itself inside another transform."""
-    return _depth > 1
+def _create(primals: Sequence, outer_recording: bool) -> Any:
+    """``create_graph`` for the engine: yes for a recorded input, "auto" (closures) while recording, else no."""
+    if not outer_recording:
+        return False
+    return True if any(isinstance(p, Tensor) and p.requires_grad for p in primals) else "auto"
 
 
-def _watch(x):
-    """``x`` as a tensor whose gradient can be collected: itself if recorded, else a fresh leaf."""
-    if isinstance(x, Tensor):
-        return x if x.requires_grad else Tensor(x.data, x.device).requires_grad_()
-    return tensor(x, requires_grad=True)
+def _recorded(create: Any, out: Tensor, xs: Sequence) -> bool:
+    """Whether the transform's results must stay recorded: "auto" asks whether ``out`` reaches a closure's variable."""
+    return engine.reaches_other_leaf(out, xs) if create == "auto" else create
 
 
-def _is_recorded(x):
-    return isinstance(x, Tensor) and x.requires_grad
+def _scalar_output(out: Any, f: Callable) -> Tensor:
+    out = out if isinstance(out, Tensor) else as_tensor(out)
+    if out.numel() != 1:
+        raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a one-element tensor, got shape {out.shape}")
+    return out
 
 
-def _as_output(t, keep_graph):
-    return t if keep_graph or not isinstance(t, Tensor) else t.detach()
-
-
-def _argnums_tuple(argnums):
+def _argnums_tuple(argnums: Argnums) -> tuple:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-def value_and_grad(f, argnums=0):
+def _as_output(t: Any, keep_graph: bool) -> Any:
+    return t if keep_graph or not isinstance(t, Tensor) else t.detach()
+
+
+def value_and_grad(f: Callable, argnums: Argnums = 0) -> Callable:
     """A function returning ``(f(*args), gradient of f with respect to args[argnums])``.
 
-    ``f`` must return a one-element tensor. For an int ``argnums`` the gradient is
-    one Tensor, for a tuple a tuple of Tensors.
+    ``f`` must return a one-element tensor. For an int ``argnums`` the gradient is one
+    Tensor, for a tuple a tuple of Tensors. Inputs ``f`` does not use get zeros.
     """
     nums = _argnums_tuple(argnums)
 
-    def value_and_grad_f(*args, **kwargs):
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple:
         args = list(args)
-        with _transform():
-            create = _nested() or any(_is_recorded(args[i]) for i in nums)
+        create = _create([args[i] for i in nums], is_grad_enabled())
+        with enable_grad():
             for i in nums:
-                args[i] = _watch(args[i])
-            out = f(*args, **kwargs)
-            if not isinstance(out, Tensor) or out.size != 1:
-                raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a one-element tensor, "
-                                f"got {getattr(out, 'shape', type(out).__name__)}")
-            grads = engine.grad(out, [args[i] for i in nums], create_graph=create)
-        return _as_output(out, create), grads[0] if isinstance(argnums, int) else grads
+                args[i] = _fresh(args[i], "grad")
+            out = _scalar_output(f(*args, **kwargs), f)
+            grads, recorded = engine.gradients(out, [args[i] for i in nums], create_graph=create,
+                                               materialize_grads=True, stop_at_inputs=True)
+        return _as_output(out, recorded), grads[0] if isinstance(argnums, int) else grads
 
     return value_and_grad_f
 
 
-def grad(f, argnums=0):
+def grad(f: Callable, argnums: Argnums = 0) -> Callable:
     """The gradient function of scalar-valued ``f`` (JAX's ``grad``)."""
     vg = value_and_grad(f, argnums)
 
-    def grad_f(*args, **kwargs):
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
         return vg(*args, **kwargs)[1]
 
     return grad_f
 
 
-def vjp(f, *primals):
-    """``(f(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one gradient per primal, as a tuple."""
-    with _transform():
-        create = _nested() or any(_is_recorded(p) for p in primals)
-        xs = [_watch(p) for p in primals]
+def _vjp(f: Callable, primals: Sequence, outer_recording: bool) -> tuple:
+    """``(out, vjp_fn, recorded)``: ``vjp`` and whether its results stay recorded."""
+    create = _create(primals, outer_recording)
+    with enable_grad():
+        xs = [_fresh(p, "vjp") for p in primals]
         out = f(*xs)
+    recorded = _recorded(create, out, xs)
 
-    def vjp_fn(cotangent):
-        cotangent = cotangent if isinstance(cotangent, Tensor) else tensor(cotangent, dtype=out.dtype)
-        with _transform():
-            return engine.grad(out, xs, grad_output=cotangent, retain_graph=True,
-                               create_graph=create or cotangent.requires_grad)
+    def vjp_fn(cotangent: Any) -> tuple:
+        cotangent = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent, dtype=out.dtype)
+        with enable_grad():
+            grads, _ = engine.gradients(out, xs, cotangent, retain_graph=True, materialize_grads=True,
+                                        create_graph=recorded or cotangent.requires_grad, stop_at_inputs=True)
+        return grads
 
-    return _as_output(out, create), vjp_fn
+    return out, vjp_fn, recorded
 
 
-def jvp(f, primals, tangents):
+def vjp(f: Callable, *primals: Any) -> tuple:
+    """``(f(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one gradient per primal, as a tuple."""
+    out, vjp_fn, recorded = _vjp(f, primals, is_grad_enabled())
+    return _as_output(out, recorded), vjp_fn
+
+
+def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
     """``(f(*primals), J @ tangents)``: forward mode, computed as the transpose of a VJP.
 
     The VJP is linear in its cotangent ``u``, so differentiating ``<vjp(u), tangents>``
     with respect to ``u`` gives the Jacobian-vector product (the double-VJP trick).
     """
-    with _transform():
-        keep = _nested() or any(_is_recorded(p) for p in (*primals, *tangents))
-        out, vjp_fn = vjp(f, *primals)
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    outer = is_grad_enabled()
+    with enable_grad():
+        out, vjp_fn, recorded = _vjp(f, primals, outer)
+        recorded = recorded or (outer and any(isinstance(t, Tensor) and t.requires_grad for t in tangents))
         u = zeros_like(out, requires_grad=True)
-        (tangent_out,) = engine.grad(_inner(vjp_fn(u), tangents), [u], create_graph=keep)
-    return _as_output(out, keep), tangent_out
+        (tangent_out,), _ = engine.gradients(_inner(vjp_fn(u), tangents), [u], create_graph=recorded,
+                                             materialize_grads=True, stop_at_inputs=True)
+    return _as_output(out, recorded), tangent_out
 
 
-def hvp(f, primals, tangents):
+def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> Any:
     """The Hessian of scalar ``f`` at ``primals`` times ``tangents`` (reverse over reverse)."""
     nums = tuple(range(len(primals)))
     gradient = grad(f, nums)
 
-    def grad_dot_tangents(*xs):
+    def grad_dot_tangents(*xs: Any) -> Tensor:
         return _inner(gradient(*xs), tangents)
 
     result = grad(grad_dot_tangents, nums)(*primals)
     return result[0] if len(primals) == 1 else result
 
 
-def _inner(xs, ys):
+def _inner(xs: Sequence, ys: Sequence) -> Tensor:
     """sum_i <xs[i], ys[i]> as a scalar tensor."""
     total = None
     for x, y in zip(xs, ys):

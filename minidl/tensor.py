@@ -1,147 +1,374 @@
 """The Tensor: a backend array, the device it lives on, and its place in the record.
 
-Arithmetic operators and math methods (``+``, ``exp``, ``sum``, ...) are the
-differentiable ops themselves, attached in ``minidl/ops/__init__.py`` where the
-ops are defined, so ``x.exp()`` and ``mdl.exp(x)`` are one function.
+Operators and math methods are one line each and call the differentiable op of the same
+name in ``minidl.ops``, so ``x.exp()`` and ``mdl.exp(x)`` are one function. The ops
+build Tensors and Tensor's methods call the ops, so ``ops`` is imported at the end of
+this module, once the class exists.
+
+A tensor made by an op on tensors that require grad carries the ``Node`` that made it
+(``grad_fn``); leaves (made by the user) have none and collect gradients in ``.grad``.
+Tensors that share memory (views, ``detach()``) share one ``VersionCounter``, bumped by
+every in-place write, so the backward pass can refuse a value that changed after it was saved.
 """
-from . import backends
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+from . import backends, dtypes
+
+Shape = tuple
+DTypeLike = Any
+
+
+class VersionCounter:
+    """How many in-place writes a storage has had; shared by all tensors viewing that storage."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class ValuesIndices(NamedTuple):
+    """``t.max(dim=1)``, ``t.sort()``, ``topk``: PyTorch's (values, indices) pair."""
+
+    values: "Tensor"
+    indices: "Tensor"
 
 
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
-    ``data`` is the backend array (NumPy, CuPy, ...). A tensor produced by an op
-    on tensors that require grad carries the ``Node`` that made it; leaves
-    (tensors made by the user) have none and collect gradients in ``.grad``.
-    Create tensors with ``minidl.tensor`` and the other constructors.
+    ``data`` is the backend array (NumPy, CuPy, ...), ``device`` a string such as "cpu"
+    or "cuda:0". Make tensors with ``minidl.tensor`` and the other constructors.
     """
 
-    __slots__ = ("data", "device", "grad", "_requires_grad", "_node", "__weakref__")
-    __array_ufunc__ = None  # make NumPy defer `ndarray + Tensor` to Tensor.__radd__
-    __hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
+    __slots__ = ("data", "device", "grad", "_requires_grad", "_node", "_version", "_view", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
+    __hash__ = object.__hash__  # __eq__ is elementwise; identity stays the hash
 
-    def __init__(self, data, device="cpu", requires_grad=False, _node=None):
+    def __init__(self, data: Any, device: str = "cpu", requires_grad: bool = False, _node: Any = None):
         self.data = data
         self.device = device
-        self.grad = None
+        self.grad: Optional[Tensor] = None
         self._requires_grad = requires_grad or _node is not None
         self._node = _node
+        self._version: Optional[VersionCounter] = None  # created when first needed
+        self._view = None    # (base tensor, base's node when viewed) for a tensor viewing another's memory
+        self._hooks = None   # hooks on a leaf's gradient (see hooks.py)
 
     # -- attributes ------------------------------------------------------------
     shape = property(lambda self: tuple(self.data.shape), doc="The shape, as a tuple.")
     ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
-    dtype = property(lambda self: self.data.dtype, doc="The element type (a dtype of the backend).")
-    size = property(lambda self: int(self.data.size), doc="The number of elements.")
-    backend = property(lambda self: backends.resolve(self.device)[0], doc="The Backend computing for this tensor.")
+    dtype = property(lambda self: self.data.dtype, doc="The element type (a NumPy dtype).")
     is_leaf = property(lambda self: self._node is None, doc="True unless an op recorded this tensor.")
+    grad_fn = property(lambda self: self._node, doc="The record of the op that made this tensor (None for leaves).")
+    backend = property(lambda self: backends.resolve(self.device)[0], doc="The Backend computing for this tensor.")
+    T = property(lambda self: ops.transpose(self), doc="The tensor with its axes reversed.")
+    mT = property(lambda self: ops.swapaxes(self, -1, -2), doc="The last two axes swapped (batched transpose).")
 
     @property
-    def requires_grad(self):
+    def requires_grad(self) -> bool:
         """Whether ops on this tensor are recorded for backward."""
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, flag):
-        if flag and not _is_floating(self.data.dtype):
+    def requires_grad(self, flag: bool) -> None:
+        if flag and not dtypes.is_floating(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients; this one is {self.dtype}")
         if not flag and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach() instead")
         self._requires_grad = bool(flag)
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place and return the tensor (PyTorch style)."""
-        self.requires_grad = flag
+        self.requires_grad = requires_grad
         return self
 
-    def __len__(self):
+    def size(self, dim: Optional[int] = None) -> Union[Shape, int]:
+        """The shape (PyTorch's name), or the length of dimension ``dim``."""
+        return tuple(self.data.shape) if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        """The number of dimensions."""
+        return self.data.ndim
+
+    def _counter(self) -> VersionCounter:
+        """This tensor's version counter, created on first need."""
+        if self._version is None:
+            self._version = VersionCounter()
+        return self._version
+
+    def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
-    def __repr__(self):
-        body = str(self.to_numpy()).replace("\n", "\n       ")
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = str(self.numpy()).replace("\n", "\n       ")
         extras = "" if self.device == "cpu" else f", device={self.device!r}"
         if self._node is not None:
-            extras += f", grad_fn={self._node.name}"
+            extras += f", grad_fn=<{self._node.name()}>"
         elif self._requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}, dtype={self.dtype}{extras})"
 
+    def __format__(self, spec: str) -> str:
+        return format(self.item(), spec) if self.data.ndim == 0 and spec else repr(self)
+
     # -- host interop ----------------------------------------------------------
-    def to_numpy(self):
+    def numpy(self) -> Any:
         """The values as a host NumPy array (shares memory on the CPU, copies from a GPU)."""
         return self.backend.to_host(self.data)
 
-    numpy = to_numpy
-
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> Any:
         if self.device != "cpu":
             raise TypeError(f"cannot convert a {self.device} tensor to a NumPy array implicitly; "
                             "call .numpy() to copy it to the host")
-        array = self.data
-        return array if dtype is None else array.astype(dtype)
+        array = self.backend.to_host(self.data)
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
-    def item(self):
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self.data.__dlpack_device__()
+
+    def item(self) -> Union[float, int, bool]:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.to_numpy().reshape(()).item()
+        return self.numpy().reshape(()).item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         """The values as (nested) Python lists."""
-        return self.to_numpy().tolist()
+        return self.numpy().tolist()
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __bool__(self):
+    def __index__(self) -> int:
+        if self.data.size != 1 or self.data.dtype.kind not in "iub":
+            raise TypeError(f"only a one-element integer tensor can be used as an index, not {self.dtype} "
+                            f"of shape {self.shape}")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                              "use .any() or .all()")
         return bool(self.item())
 
     # -- graph -----------------------------------------------------------------
-    def detach(self):
-        """A tensor sharing this one's data, cut from the record."""
-        return Tensor(self.data, self.device)
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data (and version counter), cut from the record."""
+        return ops.detach(self)
 
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
+    def backward(self, gradient: Optional[Tensor] = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad."""
-        from .engine import backward
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def register_hook(self, hook: Callable) -> Any:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        return hooks.register_grad_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable) -> Any:
+        """Call ``hook(tensor)`` after a leaf's ``.grad`` has been accumulated by a backward pass."""
+        return hooks.register_post_accumulate_hook(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep theirs)."""
+        hooks.retain_grad(self)
 
     # -- devices and dtypes ----------------------------------------------------
-    def to(self, target):
-        """A copy on another device ("cpu", "cuda:0", ...) or of another dtype."""
-        try:
-            backends.resolve(target)
-        except ValueError as not_a_device:
-            try:
-                return self.astype(target)
-            except TypeError:
-                raise ValueError(f"to({target!r}): neither a device nor a dtype ({not_a_device})") from None
-        return self._to_device(target)
+    def to(self, *args: Any, device: Any = None, dtype: DTypeLike = None, copy: bool = False) -> Tensor:
+        """A tensor on another device and/or of another dtype: ``to("cuda")``, ``to(mdl.float64)``,
+        ``to(device=..., dtype=...)`` or ``to(other_tensor)``. Returns ``self`` when nothing changes."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif _is_device(arg):
+                device = arg
+            else:
+                try:
+                    backends.get("numpy").dtype(arg)
+                except TypeError:
+                    raise ValueError(f"to({arg!r}): neither a device nor a dtype; known device types: "
+                                     f"{backends.device_types()}") from None
+                dtype = arg
+        out = self if device is None else self._to_device(device)
+        out = out if dtype is None else out.astype(dtype)
+        return ops.clone(out) if copy and out is self else out
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         return self._to_device("cpu")
 
-    def cuda(self, index=0):
-        return self._to_device(f"cuda:{index}")
+    def cuda(self, device: Union[int, str, None] = None) -> Tensor:
+        return self._to_device(device if isinstance(device, str) else f"cuda:{device or 0}")
 
-    def _to_device(self, device):
-        """Copy to ``device``. The copy is a new leaf: transfers are not recorded."""
-        dst, device = backends.resolve(device)
-        if device == self.device:
-            return self
-        src = self.backend
-        data = self.data if dst is src else src.to_host(self.data)
-        moved = Tensor(dst.asarray(data, device=device), device)
-        moved._requires_grad = self._requires_grad and self._node is None
-        return moved
+    def _to_device(self, device: str) -> Tensor:
+        """Copy to ``device``; a differentiable op when the tensor is recorded."""
+        _, device = backends.resolve(device)
+        return self if device == self.device else ops.to_device(self, device)
+
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        return ops.astype(self, dtype)
+
+    def type(self, dtype: DTypeLike = None) -> Union[str, Tensor]:
+        """With a dtype, the tensor converted to it; without, its type name (``"minidl.float32"``)."""
+        return f"minidl.{self.dtype}" if dtype is None else self.astype(dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.astype(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.astype(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.astype(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.astype(dtypes.bool_)
+
+    # -- arithmetic (each operator is the op of that name) ----------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.subtract(self, other)
+    def __rsub__(self, other): return ops.subtract(other, self)
+    def __mul__(self, other): return ops.multiply(self, other)
+    def __rmul__(self, other): return ops.multiply(other, self)
+    def __truediv__(self, other): return ops.divide(self, other)
+    def __rtruediv__(self, other): return ops.divide(other, self)
+    def __floordiv__(self, other): return ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return ops.floor_divide(other, self)
+    def __mod__(self, other): return ops.remainder(self, other)
+    def __rmod__(self, other): return ops.remainder(other, self)
+    def __pow__(self, other): return ops.power(self, other)
+    def __rpow__(self, other): return ops.power(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+    def __getitem__(self, index): return ops.index(self, index)
+
+    # comparisons and logic: bool tensors, not differentiable
+    def __eq__(self, other): return ops.equal(self, other)  # type: ignore[override]
+    def __ne__(self, other): return ops.not_equal(self, other)  # type: ignore[override]
+    def __lt__(self, other): return ops.less(self, other)
+    def __le__(self, other): return ops.less_equal(self, other)
+    def __gt__(self, other): return ops.greater(self, other)
+    def __ge__(self, other): return ops.greater_equal(self, other)
+    def __and__(self, other): return ops.logical_and(self, other)
+    def __or__(self, other): return ops.logical_or(self, other)
+    def __xor__(self, other): return ops.logical_xor(self, other)
+    def __invert__(self): return ops.logical_not(self)
+    def eq(self, other): return ops.equal(self, other)
+    def ne(self, other): return ops.not_equal(self, other)
+    def lt(self, other): return ops.less(self, other)
+    def le(self, other): return ops.less_equal(self, other)
+    def gt(self, other): return ops.greater(self, other)
+    def ge(self, other): return ops.greater_equal(self, other)
+    def isfinite(self): return ops.isfinite(self)
+    def any(self, dim=None, keepdim=False, **kw): return ops.any(self, dim, keepdim, **kw)
+    def all(self, dim=None, keepdim=False, **kw): return ops.all(self, dim, keepdim, **kw)
+
+    # -- in place: the same tensor, the same storage (see ops/inplace.py for the rules) --
+    def __iadd__(self, other): return ops.inplace.add_(self, other)
+    def __isub__(self, other): return ops.inplace.sub_(self, other)
+    def __imul__(self, other): return ops.inplace.mul_(self, other)
+    def __itruediv__(self, other): return ops.inplace.div_(self, other)
+    def __setitem__(self, index, value): ops.inplace.setitem_(self, index, value)
+    def add_(self, other, *, alpha=1): return ops.inplace.add_(self, other, alpha=alpha)
+    def sub_(self, other, *, alpha=1): return ops.inplace.sub_(self, other, alpha=alpha)
+    def mul_(self, other): return ops.inplace.mul_(self, other)
+    def div_(self, other): return ops.inplace.div_(self, other)
+    def zero_(self): return ops.inplace.fill_(self, 0)
+    def fill_(self, value): return ops.inplace.fill_(self, value)
+    def copy_(self, src): return ops.inplace.copy_(self, src)
+    def clamp_(self, min=None, max=None): return ops.inplace.clamp_(self, min, max)  # noqa: A002
+    clip_ = clamp_
+
+    # -- elementwise functions ------------------------------------------------------
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def abs(self): return ops.abs(self)
+    def sqrt(self): return ops.sqrt(self)
+    def square(self): return ops.square(self)
+    def sign(self): return ops.sign(self)
+    def pow(self, exponent): return ops.power(self, exponent)
+    def clip(self, min=None, max=None): return ops.clip(self, min, max)  # noqa: A002
+    clamp = clip
+    def maximum(self, other): return ops.maximum(self, other)
+    def minimum(self, other): return ops.minimum(self, other)
+    def clone(self): return ops.clone(self)
+
+    # -- reductions: PyTorch's dim/keepdim or NumPy's axis/keepdims pick the dialect (api.md) --
+    def sum(self, *args, **kw): return ops.sum(self, *args, **kw)
+    def mean(self, *args, **kw): return ops.mean(self, *args, **kw)
+    def var(self, *args, **kw): return ops.var(self, *args, **kw)
+    def max(self, *args, **kw): return ops.max(self, *args, **kw)
+    def min(self, *args, **kw): return ops.min(self, *args, **kw)
+    def argmax(self, *args, **kw): return ops.argmax(self, *args, **kw)
+    def argmin(self, *args, **kw): return ops.argmin(self, *args, **kw)
+    def logsumexp(self, *args, **kw): return ops.logsumexp(self, *args, **kw)
+    def softmax(self, *args, **kw): return ops.softmax(self, *args, **kw)
+    def log_softmax(self, *args, **kw): return ops.log_softmax(self, *args, **kw)
+
+    # -- shape ------------------------------------------------------------------------
+    def matmul(self, other): return ops.matmul(self, other)
+    def reshape(self, *shape): return ops.reshape(self, *shape)
+    def view(self, *shape): return ops.reshape(self, *shape)
+    def view_as(self, other): return ops.reshape(self, other.shape)
+    def transpose(self, *dims): return ops.transpose(self, *dims)
+    def t(self): return ops.transpose(self) if self.ndim == 2 else self
+    def permute(self, *dims): return ops.permute(self, *dims)
+    def swapaxes(self, axis1, axis2): return ops.swapaxes(self, axis1, axis2)
+    def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
+    def expand(self, *sizes): return ops.expand(self, *sizes)
+    def expand_as(self, other): return ops.broadcast_to(self, other.shape)
+    def squeeze(self, *args, **kw): return ops.squeeze(self, *args, **kw)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def contiguous(self): return self
 
 
-def _is_floating(dtype):
-    return getattr(dtype, "kind", "f") in "fc"
+def _is_device(value: Any) -> bool:
+    try:
+        backends.resolve(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for minidl Tensors (PyTorch's ``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+from . import engine, hooks, ops  # noqa: E402 - both build on Tensor; Tensor's methods call them

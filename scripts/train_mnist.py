@@ -211,7 +211,7 @@ def main(argv=None):
     if checkpoint_path:
         os.makedirs(args.checkpoint_dir, exist_ok=True)
 
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"minidl {mdl.__version__} | {args.model} ({n_params:,} parameters) | {args.dataset}: "
           f"{len(train_set):,} train / {len(test_set):,} test | device {args.device} | {args.optimizer} lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs")

@@ -29,9 +29,9 @@ def second_order(f):
     """A scalar function of the inputs whose gradient is f's second derivative, projected."""
     def first_derivative_projected(*xs):
         out = f(*xs)
-        v = mdl.tensor(np.cos(np.arange(out.size)).reshape(out.shape), dtype="float64")
+        v = mdl.tensor(np.cos(np.arange(out.numel())).reshape(out.shape), dtype="float64")
         grads = mdl.grad(lambda *ys: (f(*ys) * v).sum(), argnums=tuple(range(len(xs))))(*xs)
-        w = [mdl.tensor(np.sin(np.arange(g.size) + 1.0).reshape(g.shape), dtype="float64") for g in grads]
+        w = [mdl.tensor(np.sin(np.arange(g.numel()) + 1.0).reshape(g.shape), dtype="float64") for g in grads]
         return sum((g * wi).sum() for g, wi in zip(grads, w))
     return first_derivative_projected
 

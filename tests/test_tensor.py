@@ -59,7 +59,7 @@ def test_rng_state_round_trip_replays_draws():
 
 def test_attributes():
     t = mdl.tensor(np.arange(6.0).reshape(2, 3))
-    assert t.shape == (2, 3) and t.ndim == 2 and t.device == "cpu" and t.size == 6
+    assert t.shape == (2, 3) and t.ndim == 2 and t.device == "cpu" and t.size() == (2, 3) and t.numel() == 6
     assert t.grad is None and not t.requires_grad and t.is_leaf
     assert t.T.shape == (3, 2) and isinstance(t.data, np.ndarray)
     assert len(t) == 2
@@ -114,7 +114,9 @@ def test_reductions_accept_pytorch_names():
     t = mdl.tensor(np.arange(6.0).reshape(2, 3))
     assert t.sum(dim=1, keepdim=True).shape == (2, 1)
     assert t.mean(axis=0).tolist() == [1.5, 2.5, 3.5]
-    assert t.max(dim=1).tolist() == [2.0, 5.0]
+    values, indices = t.max(dim=1)
+    assert values.tolist() == [2.0, 5.0] and indices.tolist() == [2, 2]
+    assert t.max(axis=1).tolist() == [2.0, 5.0]  # NumPy's keyword: values only
     assert t.argmax(dim=1).tolist() == [2, 2]
     assert np.isclose(t.var(correction=1).item(), np.arange(6.0).var(ddof=1))
 

@@ -13,7 +13,7 @@ def test_list_models():
                                           ("lenet5", 61_706)])
 def test_documented_parameter_counts(name, params):
     model = zoo.create(name)
-    assert sum(p.size for p in model.parameters()) == params
+    assert sum(p.numel() for p in model.parameters()) == params
     assert f"{params:,}" in zoo.registry._models[name].__doc__
 
 

@@ -12,8 +12,8 @@ and a registered backend claims device names of its own.
 from .base import Backend, DeviceUnavailableError
 from .numpy_backend import NumpyBackend
 
-__all__ = ["Backend", "DeviceUnavailableError", "available", "get", "register",
-           "resolve", "namespace", "backend_of_array"]
+__all__ = ["Backend", "DeviceUnavailableError", "available", "get", "register", "resolve", "namespace",
+           "backend_of_array", "is_array", "device_of", "host_scalar_types"]
 
 _backends = {}          # name -> Backend
 _device_types = {}      # device type ("cpu", "cuda", ...) -> backend name
@@ -27,6 +27,8 @@ def register(name, backend, devices=()):
         raise TypeError(f"register({name!r}): expected a minidl.backends.Backend, "
                         f"got {type(backend).__name__}")
     backend.name = name
+    if devices:
+        backend.default_device = devices[0]
     _backends[name] = backend
     _lazy.pop(name, None)
     for device in devices:
@@ -92,6 +94,30 @@ def backend_of_array(array):
             _backend_by_type[type(array)] = backend
             return backend
     raise TypeError(f"no registered backend handles arrays of type {type(array).__name__}")
+
+
+def device_types():
+    """The device types a tensor can live on ("cpu", "cuda", and any a registered backend claims)."""
+    return sorted(_device_types)
+
+
+def is_array(value):
+    """True for an array (or array scalar) of any registered backend."""
+    try:
+        backend_of_array(value)
+    except TypeError:
+        return False
+    return True
+
+
+def device_of(array):
+    """The device an array of a registered backend lives on ("cpu", "cuda:1", ...)."""
+    return backend_of_array(array).device_of(array)
+
+
+def host_scalar_types():
+    """The scalar types of the registered backends (NumPy's ``float64``, ``int64``, ...)."""
+    return frozenset().union(*(b.scalar_types for b in _backends.values()))
 
 
 register("numpy", NumpyBackend(), devices=("cpu",))

@@ -19,6 +19,8 @@ class Backend:
     name = None
     xp = None
     array_types = ()
+    scalar_types = frozenset()  # array scalars (NumPy's float64, ...): treated as Python numbers next to tensors
+    default_device = None       # set by backends.register from its first device name
     default_seed = 0
 
     def __init__(self):
@@ -36,6 +38,10 @@ class Backend:
     def device_scope(self, device):
         """A context in which the namespace allocates on ``device`` (CuPy: the current GPU)."""
         return contextlib.nullcontext()
+
+    def device_of(self, array):
+        """The device ``array`` lives on (a backend with several devices overrides this)."""
+        return self.default_device or self.name
 
     def synchronize(self, device):
         """Wait until queued work on ``device`` is done (before reading a clock)."""

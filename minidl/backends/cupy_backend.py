@@ -47,6 +47,9 @@ class CupyBackend(Backend):
     def canonical_device(self, kind, index):
         return f"cuda:{int(index or 0)}"
 
+    def device_of(self, array):
+        return f"cuda:{array.device.id}"
+
     def device_scope(self, device):
         return self.xp.cuda.Device(self._index(device))
 

@@ -9,6 +9,7 @@ class NumpyBackend(Backend):
 
     xp = numpy
     array_types = (numpy.ndarray, numpy.generic)
+    scalar_types = frozenset(t for t in numpy.sctypeDict.values() if issubclass(t, numpy.generic))
 
     def asarray(self, data, dtype=None, device=None):
         if hasattr(data, "__cuda_array_interface__") and hasattr(data, "get"):

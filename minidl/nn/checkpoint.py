@@ -1,14 +1,16 @@
 """Gradient checkpointing: keep a function's inputs, recompute its activations during backward.
 
-``checkpoint`` is built on the engine, not into it. It runs ``fn`` once, finds
-the leaves its output depends on (the arguments and any parameters ``fn`` uses),
-and drops that graph, freeing the activations. What it records is one primitive
-with those leaves as inputs, whose VJP runs ``fn`` again, replaying the same
-random draws, and backpropagates through the recomputed graph.
+``checkpoint`` is built on the engine, not into it. It runs ``fn`` once, finds the leaves
+its output depends on (the arguments and any parameters ``fn`` uses), and drops that
+graph, freeing the activations. What it records is one primitive with those leaves as
+inputs, whose VJP runs ``fn`` again, replaying the same random draws, and backpropagates
+through the recomputed graph (recorded too under ``create_graph=True``, so gradients of
+gradients pass through checkpoints).
 """
 from .. import engine
-from ..autograd import defvjp_argnum, enable_grad, is_grad_enabled, primitive
+from ..autograd import defvjp_argnum, primitive
 from ..creation import get_rng_state, set_rng_state
+from ..modes import enable_grad, is_grad_enabled, raw_arrays
 from ..tensor import Tensor
 
 
@@ -24,30 +26,32 @@ class _Recomputation:
         self.params = ()  # leaves fn uses besides its arguments (closure parameters)
         self.grads = None
 
-    def run(self, arrays):
-        """``fn`` on fresh leaves holding ``arrays``, recorded; returns (inputs, output)."""
-        inputs = [a if spec is None else Tensor(a, spec[0], spec[1]) for a, spec in zip(arrays, self.template)]
-        with enable_grad():
+    def run(self, inputs):
+        """``fn`` on ``inputs`` (arrays become fresh leaves), recorded; returns (inputs, output)."""
+        inputs = [a if spec is None or isinstance(a, Tensor) else Tensor(a, spec[0], spec[1])
+                  for a, spec in zip(inputs, self.template)]
+        with enable_grad(), raw_arrays(False):
             out = self.fn(*inputs)
         if not isinstance(out, Tensor):
             raise TypeError(f"checkpoint: the function must return one Tensor, got {type(out).__name__}")
         return inputs, out
 
-    def gradient(self, index, g, arrays):
+    def gradient(self, index, g, inputs):
         """d<g, fn>/d(args + params)[index]; one recomputation serves every input."""
         if self.grads is None:
-            if isinstance(g, Tensor):
-                raise NotImplementedError("checkpoint does not support create_graph=True")
             current = get_rng_state(self.device)
             set_rng_state(self.rng_state, self.device)
             try:
-                inputs, out = self.run(arrays)
+                inputs, out = self.run(inputs)
             finally:
                 set_rng_state(current, self.device)
-            candidates = inputs + self.params
+            create = isinstance(g, Tensor)  # the backward pass is itself being recorded
+            candidates = inputs + list(self.params)
             wanted = {i: t for i, t in enumerate(candidates) if isinstance(t, Tensor) and t.requires_grad}
-            found = engine.grad(out, list(wanted.values()), Tensor(g, out.device))
-            self.grads = {i: d.data for i, d in zip(wanted, found)}
+            with raw_arrays(False):
+                found, _ = engine.gradients(out, list(wanted.values()), g if create else Tensor(g, out.device),
+                                            create_graph=create, materialize_grads=True, stop_at_inputs=True)
+            self.grads = {i: d if create else d.data for i, d in zip(wanted, found)}
         return self.grads.pop(index)
 
 
@@ -58,7 +62,7 @@ def _checkpointed(recomputation, *inputs):
 
 
 def _checkpoint_vjp(argnum, g, ans, recomputation, *inputs):
-    return recomputation.gradient(argnum - 1, g, inputs[:len(recomputation.template)])
+    return recomputation.gradient(argnum - 1, g, list(inputs[:len(recomputation.template)]))
 
 
 defvjp_argnum(_checkpointed, _checkpoint_vjp)

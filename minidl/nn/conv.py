@@ -4,7 +4,7 @@ import math
 from .. import creation
 from . import functional as F
 from . import init
-from .functional import _pair
+from .arguments import pair
 from .module import Module, Parameter
 
 
@@ -15,7 +15,7 @@ class Conv2d(Module):
                  device="cpu", dtype=None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
+        self.kernel_size, self.stride, self.padding = pair(kernel_size), stride, padding
         self.weight = Parameter(creation.zeros(out_channels, in_channels, *self.kernel_size,
                                                device=device, dtype=dtype))
         self.register_parameter(

@@ -9,6 +9,7 @@ from .. import ops
 from ..creation import arange, rand
 from ..ops.nn_kernels import reduce_losses
 from ..ops import linear, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401 - re-exported
+from .arguments import check_reduction, pair
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "conv2d",
            "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "cross_entropy", "nll_loss",
@@ -29,10 +30,6 @@ def dropout(x, p=0.5, training=True):
     return x * keep.astype(x.dtype) * (1.0 / (1.0 - p))
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
 def _check_nchw(name, x, channels=None):
     if x.ndim != 4:
         raise ValueError(f"{name}: expected input of shape (N, C, H, W), got {x.shape}")
@@ -43,11 +40,11 @@ def _check_nchw(name, x, channels=None):
 
 def _windows(x, kernel_size, stride, padding, fill=0.0):
     """(C, kh, kw, N, OH, OW) windows of ``x``, padded by ``padding`` with ``fill``."""
-    ph, pw = _pair(padding)
+    ph, pw = pair(padding)
     if ph or pw:
         x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), fill)
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride)
+    kh, kw = pair(kernel_size)
+    sh, sw = pair(stride)
     if sh != sw:
         raise ValueError(f"unequal strides {stride} are not supported")
     return ops.im2col(x, kh, kw, sh)
@@ -99,7 +96,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         mean = ops.mean(x, axis=axes, keepdims=True)
         var = ops.var(x, axis=axes, keepdims=True)
         if running_mean is not None:
-            n = x.size // x.shape[1]
+            n = x.numel() // x.shape[1]
             running_mean.data *= 1 - momentum
             running_mean.data += momentum * mean.data.reshape(-1)
             running_var.data *= 1 - momentum
@@ -137,20 +134,15 @@ def _check_classification(name, logits, target):
         raise TypeError(f"{name}: target must hold integer class indices, got {target.dtype}")
 
 
-def _check_reduction(reduction):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
 def _reduce(losses, reduction):
-    _check_reduction(reduction)
+    check_reduction(reduction)
     return reduce_losses(losses, reduction)
 
 
 def cross_entropy(logits, target, reduction="mean"):
     """Softmax cross-entropy of (N, C) logits against (N,) integer targets, as one fused op."""
     _check_classification("cross_entropy", logits, target)
-    _check_reduction(reduction)
+    check_reduction(reduction)
     return ops.cross_entropy(logits, target, reduction=reduction)
 
 

@@ -1,7 +1,7 @@
 """Parameter initialisation in place, with PyTorch's formulas, drawing from minidl's seeded generators."""
 import math
 
-from ..autograd import no_grad
+from ..modes import no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "kaiming_uniform_",
            "xavier_uniform_"]

@@ -1,5 +1,6 @@
 """Loss layers: thin wrappers over nn.functional holding the reduction."""
 from . import functional as F
+from .arguments import check_reduction
 from .module import Module
 
 
@@ -8,7 +9,7 @@ class _Loss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        F._check_reduction(reduction)
+        check_reduction(reduction)
         self.reduction = reduction
 
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name

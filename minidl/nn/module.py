@@ -2,9 +2,10 @@
 from collections import OrderedDict
 
 from .. import backends
-from ..autograd import no_grad
+from ..dtypes import is_floating
+from ..modes import no_grad
 from ..creation import tensor as make_tensor
-from ..tensor import Tensor, _is_floating
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -173,7 +174,7 @@ class Module:
                     p.grad = p.grad.to(target)
             for module in self.modules():
                 for name, b in module._buffers.items():
-                    if b is not None and (moving or _is_floating(b.dtype)):
+                    if b is not None and (moving or is_floating(b.dtype)):
                         module._buffers[name] = b.to(target)
         return self
 

@@ -1,7 +1,7 @@
 """Gradient utilities."""
 import math
 
-from ..autograd import no_grad
+from ..modes import no_grad
 from ..tensor import Tensor
 
 

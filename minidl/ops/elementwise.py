@@ -4,6 +4,11 @@ import math
 from ..autograd import defvjp, nondifferentiable, primitive
 from ..backends import namespace
 
+
+def _zero_gradient(g, ans, x, *args, **kwargs):
+    """The VJP of a piecewise-constant op (sign, floor, ...): zero, as PyTorch gives."""
+    return g * 0
+
 # -- arithmetic ------------------------------------------------------------------
 
 
@@ -51,9 +56,30 @@ def _log_base(x):
     return log(where(x == 0, 1, x))
 
 
-defvjp(power,
-       lambda g, ans, x, y: g * y * x ** (y - 1),
-       lambda g, ans, x, y: g * ans * _log_base(x))
+def _power_vjp_base(g, ans, x, y):
+    """g * y * x**(y-1), and exactly 0 where y == 0 (as PyTorch), even at x = 0 where x**-1 is inf."""
+    if not hasattr(y, "shape"):  # a Python number
+        return g * 0 if y == 0 else g * y * x ** (y - 1)
+    return g * y * x ** where(y == 0, 1, y - 1)
+
+
+defvjp(power, _power_vjp_base, lambda g, ans, x, y: g * ans * _log_base(x))
+
+
+@primitive
+def floor_divide(x, y):
+    """``x // y``: the floor of the quotient; its gradient is zero, as PyTorch's."""
+    return x // y
+
+
+@primitive
+def remainder(x, y):
+    """``x % y`` with the sign of ``y`` (Python's and PyTorch's); d/dx is 1, d/dy is -floor(x / y)."""
+    return x % y
+
+
+defvjp(floor_divide, _zero_gradient, _zero_gradient)
+defvjp(remainder, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * floor_divide(x, y))
 
 # -- unary functions ---------------------------------------------------------------
 
@@ -169,19 +195,24 @@ def _clip_vjp(g, ans, x, min=None, max=None):  # noqa: A002
     return g
 
 
-defvjp(clip, _clip_vjp)
+defvjp(clip, _clip_vjp,
+       lambda g, ans, x, min=None, max=None: g * (x < min),  # noqa: A002 - a tensor bound's own gradient
+       lambda g, ans, x, min=None, max=None: g * (x > max))  # noqa: A002
+
+@primitive
+def sign(x):
+    """-1, 0 or 1 by the sign of each element (zero gradient)."""
+    return namespace(x).sign(x)
+
+
+defvjp(sign, _zero_gradient)
 
 # -- not differentiable ----------------------------------------------------------
 
 
-@nondifferentiable
-def sign(x):
-    return namespace(x).sign(x)
-
-
 def _comparison(name, symbol, compare):
     op = nondifferentiable(compare)
-    op.__name__ = op.__qualname__ = name
+    op.__name__ = op.__qualname__ = op.primitive.name = name
     op.__doc__ = f"Elementwise ``x {symbol} y`` as a bool tensor (not differentiable)."
     return op
 
@@ -194,5 +225,16 @@ greater = _comparison("greater", ">", lambda x, y: x > y)
 greater_equal = _comparison("greater_equal", ">=", lambda x, y: x >= y)
 logical_and = _comparison("logical_and", "&", lambda x, y: x & y)
 logical_or = _comparison("logical_or", "|", lambda x, y: x | y)
-logical_not = nondifferentiable(lambda x: ~x)
-isfinite = nondifferentiable(lambda x: namespace(x).isfinite(x))
+logical_xor = _comparison("logical_xor", "^", lambda x, y: x ^ y)
+
+
+@nondifferentiable
+def logical_not(x):
+    """Elementwise ``~x`` of a bool tensor (not differentiable)."""
+    return ~x
+
+
+@nondifferentiable
+def isfinite(x):
+    """True where ``x`` is neither NaN nor infinite."""
+    return namespace(x).isfinite(x)

@@ -1,10 +1,12 @@
-"""Reductions and the softmax family, with PyTorch's ``dim``/``keepdim`` accepted beside ``axis``/``keepdims``."""
-import functools
+"""Reductions and the softmax family; a call's keywords pick NumPy's or PyTorch's meaning (``dialect``)."""
+import builtins
 
 from ..autograd import defvjp, nondifferentiable, primitive
 from ..backends import namespace
-from .elementwise import exp
-from .shape import _reshape, broadcast_to
+from ..broadcasting import broadcast_to
+from ..tensor import Tensor, ValuesIndices
+from .elementwise import exp, maximum, minimum
+from .shape import _reshape, squeeze, take_along_axis
 
 
 def _reduced_axes(shape, axis):
@@ -27,11 +29,11 @@ def _count(shape, axis):
     return total
 
 
-def _spread(g, x, axis, keepdims):
-    """The reduced gradient ``g`` broadcast back over ``x``'s shape."""
+def _spread(g, shape, axis, keepdims):
+    """The reduced gradient ``g`` broadcast back over an input of ``shape``."""
     if not keepdims:
-        g = _reshape(g, _kept_shape(x.shape, axis))
-    return broadcast_to(g, x.shape)
+        g = _reshape(g, _kept_shape(shape, axis))
+    return broadcast_to(g, shape)
 
 
 @primitive
@@ -61,8 +63,8 @@ def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
     return _reshape(g, shape) * hits / _sum(hits, axis, True)
 
 
-defvjp(_sum, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis, keepdims))
-defvjp(_mean, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x, axis, keepdims) / _count(x.shape, axis))
+defvjp(_sum, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x.shape, axis, keepdims))
+defvjp(_mean, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x.shape, axis, keepdims) / _count(x.shape, axis))
 defvjp(_max, _extremum_vjp)
 defvjp(_min, _extremum_vjp)
 
@@ -112,45 +114,95 @@ def _argmin(x, axis=None, keepdims=False):
     return namespace(x).argmin(x, axis=axis, keepdims=keepdims)
 
 
-# -- public names: NumPy's axis/keepdims or PyTorch's dim/keepdim ----------------------
+@nondifferentiable
+def _any(x, axis=None, keepdims=False):
+    return namespace(x).any(x, axis=axis, keepdims=keepdims)
 
-def _reduction(op):
-    @functools.wraps(op)
-    def reduce(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
-        if isinstance(axis, list):
-            axis = tuple(axis)
+
+@nondifferentiable
+def _all(x, axis=None, keepdims=False):
+    return namespace(x).all(x, axis=axis, keepdims=keepdims)
+
+
+# -- public names: the call's keywords pick NumPy's or PyTorch's meaning (api.md) ---------------
+
+def dialect(args, kwargs, numpy_words=("axis", "keepdims"), torch_words=("dim", "keepdim")):
+    """``(axis, keepdims, pytorch)`` of a reduction call: positional arguments and PyTorch's
+    ``dim``/``keepdim`` (or no keyword) mean PyTorch; NumPy's ``axis``/``keepdims`` mean NumPy."""
+    numpy_style = builtins.any(k in kwargs for k in numpy_words)  # this module's any() is the op
+    if numpy_style and builtins.any(k in kwargs for k in torch_words):
+        raise TypeError(f"mix of NumPy keywords {numpy_words} and PyTorch keywords {torch_words} in one call")
+    unknown = set(kwargs) - set(numpy_words) - set(torch_words)
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments {sorted(unknown)}")
+    axis = args[0] if args else kwargs.get("axis", kwargs.get("dim"))
+    keepdims = args[1] if len(args) > 1 else kwargs.get("keepdims", kwargs.get("keepdim", False))
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return axis, bool(keepdims), not numpy_style
+
+
+def _reduction(op, doc):
+    def reduce(x, *args, **kwargs):
+        axis, keepdims, _ = dialect(args, kwargs)
         return op(x, axis, keepdims)
     reduce.__name__ = reduce.__qualname__ = op.__name__.lstrip("_")
+    reduce.__doc__ = doc
     return reduce
 
 
-def _along_axis(op):
-    @functools.wraps(op)
-    def normalize(x, axis=-1, *, dim=None):
-        return op(x, axis if dim is None else dim)
-    normalize.__name__ = normalize.__qualname__ = op.__name__.lstrip("_")
-    return normalize
+sum = _reduction(_sum, "Sum over ``axis``/``dim`` (all elements by default).")  # noqa: A001 - NumPy's names
+mean = _reduction(_mean, "Mean over ``axis``/``dim``.")
+logsumexp = _reduction(_logsumexp, "log(sum(exp(x))) over ``axis``/``dim``, computed stably.")
+argmax = _reduction(_argmax, "Indices of the maxima along ``axis``/``dim`` (of the flattened tensor by default).")
+argmin = _reduction(_argmin, "Indices of the minima along ``axis``/``dim``.")
+any = _reduction(_any, "Whether any element is true, over ``axis``/``dim``.")  # noqa: A001
+all = _reduction(_all, "Whether every element is true, over ``axis``/``dim``.")  # noqa: A001
 
 
-sum = _reduction(_sum)  # noqa: A001 - the public names mirror NumPy's
-mean = _reduction(_mean)
-max = _reduction(_max)  # noqa: A001
-min = _reduction(_min)  # noqa: A001
-logsumexp = _reduction(_logsumexp)
-argmax = _reduction(_argmax)
-argmin = _reduction(_argmin)
-softmax = _along_axis(_softmax)
-log_softmax = _along_axis(_log_softmax)
+def _extremum(values_op, index_op, pair_op, name):
+    def extremum(x, *args, **kwargs):
+        if args and (isinstance(args[0], (Tensor, float)) or getattr(args[0], "ndim", 0) > 0):
+            return pair_op(x, args[0])  # PyTorch's max(a, b): the elementwise maximum
+        axis, keepdims, pytorch = dialect(args, kwargs)
+        if not pytorch or axis is None or isinstance(axis, tuple):
+            return values_op(x, axis, keepdims)
+        indices = index_op(x, axis, True)
+        values = take_along_axis(x, indices, axis)  # the gradient goes to the chosen index, as PyTorch's
+        if not keepdims:
+            values, indices = squeeze(values, axis), squeeze(indices, axis)
+        return ValuesIndices(values, indices)
+    extremum.__name__ = extremum.__qualname__ = name
+    extremum.__doc__ = (f"The {name}imum: of all elements, over NumPy's ``axis=`` (values only), or PyTorch's "
+                        f"``dim`` (a ``(values, indices)`` pair); ``{name}(a, b)`` is elementwise.")
+    return extremum
 
 
-def var(x, axis=None, keepdims=False, *, ddof=0, dim=None, keepdim=None, correction=None):
-    """Variance; ``ddof=0`` as NumPy (PyTorch's ``correction=1`` gives the unbiased estimate)."""
-    axis = axis if dim is None else dim
-    keepdims = keepdims if keepdim is None else keepdim
-    ddof = ddof if correction is None else correction
+max = _extremum(_max, _argmax, maximum, "max")  # noqa: A001
+min = _extremum(_min, _argmin, minimum, "min")  # noqa: A001
+
+
+def softmax(x, *args, **kwargs):
+    """exp(x) / sum(exp(x)) along ``axis``/``dim`` (the last by default)."""
+    axis, _, _ = dialect(args, kwargs)
+    return _softmax(x, -1 if axis is None else axis)
+
+
+def log_softmax(x, *args, **kwargs):
+    """log(softmax(x)) along ``axis``/``dim`` (the last by default), computed stably."""
+    axis, _, _ = dialect(args, kwargs)
+    return _log_softmax(x, -1 if axis is None else axis)
+
+
+def var(x, *args, ddof=None, correction=None, unbiased=None, **kwargs):
+    """Variance. NumPy's keywords give NumPy's (``ddof=0``); PyTorch's keywords or none give PyTorch's
+    unbiased estimate (``correction=1``; ``unbiased=False`` or ``correction=0`` for the population one)."""
+    axis, keepdims, pytorch = dialect(args, kwargs)
+    if ddof is not None:
+        pytorch = False
+    if pytorch:
+        correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
+    else:
+        correction = ddof or 0
     d = x - _mean(x, axis, True)
-    return _sum(d * d, axis, keepdims) / (_count(x.shape, axis) - ddof)
+    return _sum(d * d, axis, keepdims) / (_count(x.shape, axis) - correction)

@@ -1,27 +1,12 @@
-"""Shape primitives: broadcasting and its adjoint, reshapes, transposes, indexing, joins, padding."""
+"""Shape primitives: reshapes, transposes, indexing, joins and padding.
+
+Broadcasting and its adjoint live in ``minidl/broadcasting.py``, below the op families,
+because the engine itself reduces gradients with them.
+"""
 from ..autograd import defvjp, defvjp_argnum, primitive
 from ..backends import backend_of_array, namespace
-from ..tensor import Tensor, _is_floating
-
-
-@primitive
-def sum_to_shape(x, shape):
-    """Sum ``x`` over the dimensions that broadcasting added, giving ``shape``: the adjoint of broadcasting."""
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    out = x.sum(axis=axes)
-    return out if out.shape == shape else out.reshape(shape)
-
-
-@primitive
-def broadcast_to(x, shape):
-    """``x`` broadcast to ``shape`` (a read-only view)."""
-    return namespace(x).broadcast_to(x, shape)
-
-
-defvjp(sum_to_shape, lambda g, ans, x, shape: broadcast_to(g, x.shape))
-defvjp(broadcast_to, lambda g, ans, x, shape: sum_to_shape(g, x.shape))
+from ..broadcasting import broadcast_to, sum_to_shape  # noqa: F401 - re-exported with the shape ops
+from ..tensor import Tensor
 
 
 @primitive
@@ -32,16 +17,25 @@ def _reshape(x, shape):
 defvjp(_reshape, lambda g, ans, x, shape: _reshape(g, x.shape))
 
 
+def _shape_arg(shape):
+    """``f(x, 4, 3)`` and ``f(x, (4, 3))`` both mean the shape (4, 3), as in PyTorch."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
 def reshape(x, *shape):
     """``x`` with a new shape; ``reshape(x, 4, 3)`` and ``reshape(x, (4, 3))`` both work."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return _reshape(x, tuple(shape))
+    return _reshape(x, _shape_arg(shape))
+
+
+def expand(x, *sizes):
+    """PyTorch's ``expand``: ``x`` broadcast to ``sizes``, where -1 keeps that dimension's length."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    return broadcast_to(x, tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
 
 
 @primitive
-def transpose(x, axes=None):
-    """``x`` with its axes permuted (reversed when ``axes`` is None), as ``numpy.transpose``."""
+def _transpose(x, axes=None):
     return x.transpose(axes)
 
 
@@ -54,21 +48,31 @@ def _inverse_permutation(axes, ndim):
     return tuple(inverse)
 
 
-defvjp(transpose, lambda g, ans, x, axes=None: transpose(g, _inverse_permutation(axes, x.ndim)))
+defvjp(_transpose, lambda g, ans, x, axes=None: _transpose(g, _inverse_permutation(axes, x.ndim)))
+
+
+def transpose(x, *axes):
+    """Axes reversed (no ``axes``), permuted (NumPy: a tuple, or one int per axis), or two swapped
+    (PyTorch's ``transpose(x, 0, 1)``)."""
+    if not axes:
+        return _transpose(x)
+    if len(axes) == 1:
+        return _transpose(x, None if axes[0] is None else tuple(axes[0]))
+    if len(axes) == 2 and x.ndim != 2:
+        return swapaxes(x, *axes)
+    return _transpose(x, tuple(axes))
 
 
 def permute(x, *dims):
     """PyTorch's name for ``transpose`` with explicit axes: ``x.permute(0, 2, 1)``."""
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = dims[0]
-    return transpose(x, tuple(dims))
+    return _transpose(x, _shape_arg(dims))
 
 
 def swapaxes(x, axis1=-1, axis2=-2):
     """``x`` with two axes exchanged (by default the last two: a batched matrix transpose)."""
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(x, tuple(axes))
+    return _transpose(x, tuple(axes))
 
 
 def unsqueeze(x, axis):
@@ -81,8 +85,9 @@ def unsqueeze(x, axis):
 expand_dims = unsqueeze
 
 
-def squeeze(x, axis=None):
-    """``x`` without the axes of length 1 (only ``axis`` when given)."""
+def squeeze(x, axis=None, *, dim=None):
+    """``x`` without the axes of length 1 (only ``axis``/``dim`` when given)."""
+    axis = axis if dim is None else dim
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
@@ -135,29 +140,54 @@ defvjp(getitem, lambda g, ans, x, index: untake(g, index, x.shape))
 defvjp(untake, lambda g, ans, x, index, shape: getitem(g, index))
 
 
+def _raw_index(key, like):
+    """``key`` with Tensors replaced by their arrays and lists by arrays (indices are used by value)."""
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(_raw_index(k, like) for k in key)
+    if isinstance(key, list):
+        return namespace(like).asarray([k.item() if isinstance(k, Tensor) else k for k in key])
+    return key
+
+
 def index(x, key):
     """``x[key]``; Tensors inside ``key`` (integer or boolean arrays) are used by value."""
-    if isinstance(key, Tensor):
-        key = key.data
-    elif isinstance(key, tuple):
-        key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
-    elif isinstance(key, list):
-        key = namespace(x.data if isinstance(x, Tensor) else x).asarray(key)
-    return getitem(x, key)
+    return getitem(x, _raw_index(key, x.data if isinstance(x, Tensor) else x))
+
+
+def take_along_axis(x, indices, axis):
+    """``numpy.take_along_axis``: the elements of ``x`` at ``indices`` along ``axis``.
+
+    Built on ``getitem`` with one integer array per axis, so its gradient scatters back
+    (adding repeated indices) through ``untake``.
+    """
+    raw = indices.data if isinstance(indices, Tensor) else indices
+    xp = namespace(raw)
+    axis %= x.ndim
+    grid = []
+    for d in range(x.ndim):
+        if d == axis:
+            grid.append(raw)
+        else:
+            shape = [1] * x.ndim
+            shape[d] = raw.shape[d]
+            grid.append(xp.arange(raw.shape[d]).reshape(shape))
+    return getitem(x, tuple(grid))
 
 
 # -- joining and padding -----------------------------------------------------------
 
 @primitive
-def _concatenate(axis, *xs):
+def _concatenate(axis, sizes, *xs):
     return namespace(xs[0]).concatenate(xs, axis=axis)
 
 
-def _concatenate_vjp(argnum, g, ans, axis, *xs):
+def _concatenate_vjp(argnum, g, ans, axis, sizes, *xs):
+    """The slice of ``g`` where argument ``argnum`` went; ``sizes`` along ``axis`` are all it needs."""
     axis %= ans.ndim
-    start = sum(x.shape[axis] for x in xs[:argnum - 1])
-    stop = start + xs[argnum - 1].shape[axis]
-    return getitem(g, (slice(None),) * axis + (slice(start, stop),))
+    start = sum(sizes[:argnum - 2])
+    return getitem(g, (slice(None),) * axis + (slice(start, start + sizes[argnum - 2]),))
 
 
 defvjp_argnum(_concatenate, _concatenate_vjp)
@@ -165,7 +195,8 @@ defvjp_argnum(_concatenate, _concatenate_vjp)
 
 def concatenate(tensors, axis=0, *, dim=None):
     """Join tensors along an existing axis."""
-    return _concatenate(axis if dim is None else dim, *tensors)
+    axis = axis if dim is None else dim
+    return _concatenate(axis, tuple(t.shape[axis] for t in tensors), *tensors)
 
 
 cat = concatenate
@@ -174,7 +205,7 @@ cat = concatenate
 def stack(tensors, axis=0, *, dim=None):
     """Join tensors along a new axis."""
     axis = axis if dim is None else dim
-    return _concatenate(axis, *(unsqueeze(t, axis) for t in tensors))
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
 @primitive
@@ -186,33 +217,26 @@ defvjp(_pad, lambda g, ans, x, pad_width, value=0: getitem(
     g, tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))))
 
 
-def pad(x, pad_width, value=0):
-    """``x`` padded with ``value``; ``pad_width`` as in ``numpy.pad``: an int, a pair, or a pair per axis."""
-    ndim = x.ndim
+def _pad_pairs(pad_width, ndim):
+    """``pad_width`` in any of NumPy's forms (n, (n,), (before, after), ((b, a),), one pair per axis)
+    as one (before, after) pair per axis."""
     if isinstance(pad_width, int):
-        pad_width = ((pad_width, pad_width),) * ndim
-    elif len(pad_width) == 2 and all(isinstance(p, int) for p in pad_width):
-        pad_width = (tuple(pad_width),) * ndim
-    pad_width = tuple((int(b), int(a)) for b, a in pad_width)
-    if len(pad_width) != ndim:
-        raise ValueError(f"pad: {len(pad_width)} (before, after) pairs for a tensor of {ndim} dimensions")
-    return _pad(x, pad_width, value)
+        pad_width = (pad_width,)
+    if all(isinstance(p, int) for p in pad_width) and len(pad_width) in (1, 2):
+        pairs = [(pad_width[0], pad_width[-1])]  # (n,) or (before, after): the same for every axis
+    elif all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pad_width):
+        pairs = [tuple(p) for p in pad_width]
+    else:
+        raise ValueError(f"pad: pad_width {pad_width!r} is not an int, a (before, after) pair, or one pair per axis")
+    if len(pairs) == 1:
+        pairs *= ndim
+    if len(pairs) != ndim:
+        raise ValueError(f"pad: pad_width {pad_width!r} gives {len(pairs)} pairs for {ndim} dimensions")
+    if any(int(b) < 0 or int(a) < 0 for b, a in pairs):
+        raise ValueError(f"pad: negative padding in {pad_width!r}")
+    return tuple((int(b), int(a)) for b, a in pairs)
 
 
-# -- dtype -----------------------------------------------------------------------
-
-@primitive
-def _astype(x, dtype):
-    return x.astype(dtype)
-
-
-defvjp(_astype, lambda g, ans, x, dtype: _astype(g, x.dtype))
-
-
-def astype(x, dtype):
-    """``x`` converted to ``dtype``; a conversion to a non-float type is not recorded."""
-    if isinstance(x, Tensor):
-        dtype = x.backend.dtype(dtype)
-        if not _is_floating(dtype):
-            return Tensor(x.data.astype(dtype), x.device)
-    return _astype(x, dtype)
+def pad(x, pad_width, value=0, *, constant_values=None):
+    """``x`` padded with a constant, ``pad_width`` in every form ``numpy.pad`` takes."""
+    return _pad(x, _pad_pairs(pad_width, x.ndim), value if constant_values is None else constant_values)

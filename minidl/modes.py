@@ -1,0 +1,123 @@
+"""Per-thread switches: grad mode, the backward pass's array mode, and anomaly mode.
+
+Every switch belongs to the thread that sets it, as in PyTorch: ``no_grad()`` in one
+thread, or a ``backward()`` running in one, never changes what another thread records.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+
+class _Switches(threading.local):
+    """One instance per thread; the class attributes are each thread's starting values."""
+
+    grad_enabled = True  # ops on tensors that require grad are recorded
+    raw_arrays = False   # ops on plain arrays return plain arrays (set while VJPs run)
+    anomaly = False      # forward outputs and VJP results are checked for NaN/Inf
+
+
+switches = _Switches()
+anomaly_threads = 0  # threads inside detect_anomaly(): lets every op skip the per-thread check when 0
+_anomaly_lock = threading.Lock()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops on tensors that require grad are being recorded in this thread."""
+    return switches.grad_enabled
+
+
+class _Switch(contextlib.ContextDecorator):
+    """Sets a switch for the duration of a ``with`` block (or a decorated function call)."""
+
+    name = ""
+    value = None
+
+    def _recreate_cm(self):
+        # a decorated function may run in several threads at once: each call gets its own record
+        # of the previous value, so no call restores another thread's state
+        return type(self)(*self._args())
+
+    def _args(self):
+        return ()
+
+    def __enter__(self):
+        self.previous = getattr(switches, self.name)
+        setattr(switches, self.name, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(switches, self.name, self.previous)
+        return False
+
+
+class no_grad(_Switch):
+    """Record nothing inside the block (evaluation, optimizer updates); also a decorator."""
+
+    name, value = "grad_enabled", False
+
+
+class enable_grad(_Switch):
+    """Record again inside a ``no_grad`` block; also a decorator."""
+
+    name, value = "grad_enabled", True
+
+
+class set_grad_enabled(_Switch):
+    """Turn recording on or off: at once when called, until the end of the block when used with ``with``.
+
+    As PyTorch's: ``set_grad_enabled(False)`` alone switches this thread off until switched back.
+    """
+
+    name = "grad_enabled"
+
+    def __init__(self, mode: bool):
+        self.value = bool(mode)
+        self.previous = switches.grad_enabled
+        switches.grad_enabled = self.value
+
+    def _args(self):
+        return (self.value,)
+
+    def __enter__(self):
+        return self  # the switch was already set by __init__
+
+
+class raw_arrays(_Switch):
+    """Inside the backward pass: ops on plain arrays return plain arrays, so VJPs run at array speed."""
+
+    name = "raw_arrays"
+
+    def __init__(self, value: bool = True):
+        self.value = value
+
+    def _args(self):
+        return (self.value,)
+
+
+class detect_anomaly(_Switch):
+    """Check every op for NaN/Inf: a forward op producing one raises naming the op, and a VJP
+    producing one raises naming the op and the file:line of the forward call that recorded it.
+
+    Costs nothing outside the block: the call stacks are captured only inside it.
+    """
+
+    name, value = "anomaly", True
+
+    def __enter__(self):
+        global anomaly_threads
+        with _anomaly_lock:
+            anomaly_threads += 1
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        global anomaly_threads
+        super().__exit__(*exc)
+        with _anomaly_lock:
+            anomaly_threads -= 1
+        return False
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether this thread is inside ``detect_anomaly()``."""
+    return switches.anomaly

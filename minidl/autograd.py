@@ -23,9 +23,10 @@ from typing import Any, Callable, Optional
 from . import anomaly, backends, creation, modes, saved
 from .modes import switches
 from .saved import FULL, SHAPE, ArrayMeta
-from .tensor import Tensor
+from .tensor import Tensor, VersionCounter
 
 HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python numbers next to tensors
+_SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
 
 
 class Primitive:
@@ -47,12 +48,22 @@ class Primitive:
         return self._signature
 
     def plan(self, argnums: tuple, nargs: int) -> saved.Plan:
-        """What a node keeps when the inputs at ``argnums`` require grad (cached per pattern)."""
-        key = (argnums, nargs)
+        """What a node keeps when the inputs at ``argnums`` require grad, for a call with ``nargs``
+        arguments. Cached by ``argnums`` (one plan per argument count, the usual one first)."""
+        found = self.plans.get(argnums)
+        if found is not None and found.nargs == nargs:
+            return found
+        key = argnums if found is None else (argnums, nargs)
         found = self.plans.get(key)
         if found is None:
             found = self.plans[key] = saved.plan(self.usage_of, argnums, nargs)
         return found
+
+    def missing_vjp(self, i: int) -> Callable:
+        """A VJP that raises: for an argument registered with None, or not registered at all."""
+        def no_gradient(*args, **kwargs):
+            raise TypeError(f"{self.name} has no gradient with respect to {self.arg_name(i)}; register one with defvjp")
+        return no_gradient
 
     def arg_name(self, i: int) -> str:
         params = [p.name for p in self.signature.parameters.values()
@@ -86,8 +97,9 @@ class Node:
     ``parents[k]`` is the vertex of argument ``argnums[k]``: the Node that made it, or the
     leaf Tensor that collects its gradient. ``args`` are the op's positional arguments with
     the arrays no VJP reads replaced by None (or by an ArrayMeta when only the shape is read);
-    ``ans`` is the output when a VJP reads it. ``checks`` holds ``(counter, version, position)``
-    for every tensor kept, so a later in-place write to one is caught before its value is used.
+    ``ans`` is the output when a VJP reads it. ``checks`` holds ``(tensor, version, position)``
+    for every input kept (``(version counter, version, -1)`` for the output), so a later in-place
+    write to one is caught before its value is used.
     ``args`` is None once backward has released the node.
     """
 
@@ -95,11 +107,18 @@ class Node:
                  "hooks", "stack", "__weakref__")
 
     def __init__(self, prim, parents, argnums, args, kwargs, ans, checks, shape, dtype, device):
-        self.prim, self.parents, self.argnums = prim, parents, argnums
-        self.args, self.kwargs, self.ans, self.checks = args, kwargs, ans, checks
-        self.shape, self.dtype, self.device = shape, dtype, device
-        self.hooks: Optional[list] = None   # gradient hooks of the tensor this node made (hooks.py)
-        self.stack = None                   # the forward call's stack, in detect_anomaly() only
+        self.prim = prim
+        self.parents = parents
+        self.argnums = argnums
+        self.args = args
+        self.kwargs = kwargs
+        self.ans = ans
+        self.checks = checks
+        self.shape = shape
+        self.dtype = dtype
+        self.device = device
+        self.hooks: Optional[list] = None  # gradient hooks of the tensor this node made (hooks.py)
+        self.stack = None                  # the forward call's stack, in detect_anomaly() only
 
     def name(self) -> str:
         """PyTorch-style name of the backward of this op, e.g. ``MultiplyBackward``."""
@@ -141,24 +160,29 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
     def op(*args, **kwargs):
         if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
             args, kwargs = prim.bind_keywords(args, kwargs)
-        raw = list(args)
-        device, argnums, views = None, (), False
+        raw = device = None
+        argnums, parents, views, scalars = (), (), False, False
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor):
-                if device is None:
-                    device = arg.device
+                if raw is None:
+                    raw, device = list(args), arg.device
                 elif arg.device != device:
                     raise RuntimeError(f"{prim.name}: tensors are on different devices, {device} and "
                                        f"{arg.device}; move one with .to(device)")
                 raw[i] = arg.data
                 if arg._requires_grad:
                     argnums += (i,)
+                    parents += (arg if arg._node is None else arg._node,)
                 if arg._view is not None:
                     views = True
             elif arg.__class__ in HOST_SCALARS:
-                raw[i] = arg.item()  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
-        if device is None:
+                scalars = True
+        if raw is None:
+            if switches.raw_arrays:  # a VJP's op in an ordinary backward pass: arrays in, arrays out
+                return fun(*args, **kwargs)
             return _on_arrays(op, args, kwargs)
+        if scalars:  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
+            raw = [a.item() if a.__class__ in HOST_SCALARS else a for a in raw]
         if views and switches.grad_enabled:
             _check_views(prim, args)
         try:
@@ -166,7 +190,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         except ValueError as err:
             shapes = ", ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
             raise ValueError(f"{prim.name}: cannot apply to shapes {shapes}: {err}") from err
-        if ans.__class__ in HOST_SCALARS or not hasattr(ans, "shape"):
+        if ans.__class__ in _SCALARS:
             ans = backends.resolve(device)[0].asarray(ans, device=device)  # a 0-d array, never a scalar
         if modes.anomaly_threads and switches.anomaly:
             anomaly.check_forward(prim.name, ans)
@@ -175,7 +199,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         if base is not None or ans is raw[0]:
             _link_view(out, ans, base, args, raw)
         if argnums and differentiable and switches.grad_enabled:
-            record(prim, out, args, raw, kwargs, argnums)
+            record(prim, out, args, raw, kwargs, argnums, parents)
         return out
 
     op.primitive = prim
@@ -183,43 +207,52 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
 
 
 def _on_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:
-    """An op called without tensors: arrays in, arrays out inside VJPs; otherwise make the data a Tensor."""
-    if switches.raw_arrays:
-        return op.primitive.fun(*args, **kwargs)
+    """An op called without tensors outside the backward pass: its data argument becomes a Tensor."""
     args = list(args)
     k = next((i for i, a in enumerate(args) if backends.is_array(a)), None)
     if k is None:
         k = next((i for i, a in enumerate(args) if isinstance(a, (bool, int, float, complex, list))), None)
     if k is None:
         return op.primitive.fun(*args, **kwargs)
-    args[k] = creation.as_tensor(args[k], device=backends.device_of(args[k]))
+    args[k] = creation.as_tensor(args[k])
     return op(*args, **kwargs)
 
 
-def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, argnums: tuple) -> None:
-    """Attach to ``out`` the node of ``prim`` applied to ``args``, keeping only what its VJPs read."""
-    plan = prim.plan(argnums, len(raw))
-    checks = []
-    for i in plan.full:
+def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, argnums: tuple, parents: tuple,
+           private: tuple = ()) -> None:
+    """Attach to ``out`` the node of ``prim`` applied to ``args``, keeping only what its VJPs read.
+
+    ``parents`` are the vertices of the arguments at ``argnums``. ``private`` are positions
+    whose kept array is the node's own copy (an in-place op's input from before the write):
+    no later write can reach it, so it needs no version check.
+    """
+    plan = prim.plans.get(argnums)  # prim.plan()'s usual case, inlined: this runs for every recorded op
+    if plan is None or plan[-1] != len(raw):
+        plan = prim.plan(argnums, len(raw))
+    keep_ans, full, shape_only, dropped, _ = plan  # unpacked once: a NamedTuple's fields are slow to read
+    checks = ()
+    for i in full:
         a = args[i]
-        if isinstance(a, Tensor):
-            counter = a._counter()
-            checks.append((counter, counter.value, i))
-    for i in plan.shape:
+        if isinstance(a, Tensor) and not (private and i in private):
+            counter = a._version  # a tensor without a counter has had no write yet: version 0
+            checks += ((a, 0 if counter is None else counter.value, i),)
+    for i in shape_only:
         if hasattr(raw[i], "shape"):
             raw[i] = ArrayMeta(raw[i])
-    for i in plan.dropped:
+    for i in dropped:
         raw[i] = None
+    data = out.data
     ans = None
-    if plan.ans == FULL:
-        ans = out.data
-        counter = out._counter()
-        checks.append((counter, counter.value, -1))
-    elif plan.ans == SHAPE:
-        ans = ArrayMeta(out.data)
-    parents = tuple(vertex(args[i]) for i in argnums)
-    node = Node(prim, parents, argnums, raw, kwargs, ans, checks, out.data.shape, out.data.dtype, out.device)
-    if switches.anomaly:
+    if keep_ans == FULL:
+        ans = data
+        counter = out._version
+        if counter is None:  # the node must not hold its own output tensor: it holds its counter
+            counter = out._version = VersionCounter()
+        checks += ((counter, counter.value, -1),)
+    elif keep_ans == SHAPE:
+        ans = ArrayMeta(data)
+    node = Node(prim, parents, argnums, raw, kwargs, ans, checks, data.shape, data.dtype, out.device)
+    if modes.anomaly_threads and switches.anomaly:
         node.stack = anomaly.capture_stack()
     out._node = node
     out._requires_grad = True
@@ -261,7 +294,7 @@ def defvjp(prim: Callable, *vjps: Optional[Callable]) -> None:
         if vjp is not None:
             _check_convention(spec, i, vjp)
     usages = [None if v is None else saved.usage(v, leading=1) for v in vjps]
-    spec.vjps = vjps
+    spec.vjps = tuple(spec.missing_vjp(i) if v is None else v for i, v in enumerate(vjps))
     spec.usage_of = lambda i: usages[i] if i < len(usages) else None
     spec.plans.clear()
 

@@ -125,12 +125,14 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
     if create == "auto":
         create = foreign
     retain = create if retain is None else retain
-    seeds = [(s if isinstance(s, Tensor) else Tensor(s, r.device)) if create else (s.data if isinstance(s, Tensor) else s)
-             for r, s in zip(roots, seeds)]
     needed = None if target_set is None else _leading_to(order, target_set, stop_at_targets)
-    adjoints, owned, found = {}, set(), {}
+    adjoints: dict = {}
     for root, seed in zip(roots, seeds):
-        _add(adjoints, owned, root, seed, False)
+        seed = (seed if isinstance(seed, Tensor) else Tensor(seed, root.device)) if create else \
+            (seed.data if isinstance(seed, Tensor) else seed)
+        _add(adjoints, root, seed)
+    adoptable = set()  # leaves whose one gradient is a new array no one else holds: it can become .grad
+    found = {}
     stack = getattr(_callbacks, "stack", None)
     if stack is None:
         stack = _callbacks.stack = []
@@ -142,18 +144,48 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                 g = adjoints.pop(v, None)
                 if g is None:
                     continue
+                summed = g.__class__ is _Sum
+                if summed:
+                    g = g.total()
                 if target_set is not None and v in target_set:
                     found[v] = g
                     if stop_at_targets:
                         continue
-                if v.__class__ is Node:
-                    if needed is None or v in needed:
-                        _propagate(v, g, adjoints, owned, create, needed, anomaly)
-                        if not retain:
-                            v.args = v.ans = None  # release what the node kept, now
-                            v.checks = ()
-                elif target_set is None:
-                    _accumulate(v, g, v in owned, create)
+                if v.__class__ is not Node:
+                    if target_set is None:
+                        _accumulate(v, g, summed or v in adoptable, create)
+                    continue
+                if needed is not None and v not in needed:
+                    continue
+                # a node: check what it kept, then send g through each VJP to its parents
+                if v.args is None:
+                    raise RuntimeError("trying to backward through the graph a second time: the values it "
+                                       "saved were freed by the first backward(); pass retain_graph=True to "
+                                       "the first call")
+                if v.checks:
+                    _check_versions(v)
+                if v.hooks:
+                    g = hooks.run_grad_hooks(v.hooks, g, v.device, create)
+                args, ans = _inputs_for_create_graph(v) if create else (v.args, v.ans)
+                kwargs, vjps = v.kwargs, v.prim.vjps
+                for argnum, parent in zip(v.argnums, v.parents):
+                    if needed is not None and parent not in needed:
+                        continue
+                    try:
+                        vjp = vjps[argnum]
+                    except IndexError:
+                        vjp = v.prim.missing_vjp(argnum)
+                    gi = vjp(g, ans, *args, **kwargs)
+                    if anomaly:
+                        check_vjp(v, argnum, gi)
+                    if gi.shape != parent.shape:
+                        gi = sum_to_shape(gi, parent.shape)
+                    if _add(adjoints, parent, gi) and parent.__class__ is not Node and not create \
+                            and gi is not g and getattr(gi, "base", 0) is None:
+                        adoptable.add(parent)
+                if not retain:
+                    v.args = v.ans = None  # release what the node kept, now
+                    v.checks = ()
         for fn in stack[-1]:
             fn()
     finally:
@@ -161,61 +193,45 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
     return found, create
 
 
-def _propagate(node: Node, g: Any, adjoints: dict, owned: set, create: bool, needed: Optional[set],
-               anomaly: bool) -> None:
-    """Call the node's VJPs and add each result to its parent's adjoint."""
-    if node.args is None:
-        raise RuntimeError("trying to backward through the graph a second time: the values it saved were "
-                           "freed by the first backward(); pass retain_graph=True to the first call")
-    for counter, version, position in node.checks:
-        if counter.value != version:
-            what = "its output" if position < 0 else node.prim.arg_name(position)
-            raise RuntimeError(
-                f"one of the values needed to compute the gradient of {node.prim.name} ({what}) was modified "
-                f"by an in-place operation after {node.prim.name} used it (version {counter.value}, expected "
-                f"{version}); do the in-place operation on a clone(), or after backward()")
-    if node.hooks:
-        g = hooks.run_grad_hooks(node.hooks, g, node.device, create)
-    args, ans = _inputs_for_create_graph(node) if create else (node.args, node.ans)
-    kwargs, vjps = node.kwargs, node.prim.vjps
-    for argnum, parent in zip(node.argnums, node.parents):
-        if needed is not None and parent not in needed:
-            continue
-        try:
-            vjp = vjps[argnum]
-        except IndexError:  # a primitive whose defvjp did not cover this argument
-            vjp = None
-        if vjp is None:
-            raise TypeError(f"{node.prim.name} has no gradient with respect to {node.prim.arg_name(argnum)}; "
-                            "register one with defvjp")
-        gi = vjp(g, ans, *args, **kwargs)
-        if anomaly:
-            check_vjp(node, argnum, gi)
-        shape = parent.shape
-        if gi.shape != shape:
-            gi = sum_to_shape(gi, shape)
-        _add(adjoints, owned, parent, gi, gi is not g and not create)
+class _Sum(list):
+    """Two or more partial adjoints of one vertex, summed once, when the vertex is reached."""
+
+    __slots__ = ()
+
+    def total(self) -> Any:
+        total = self[0] + self[1]  # a new array: the rest can be added into it in place
+        for g in self[2:]:
+            if isinstance(total, Tensor):
+                total = total + g  # recorded (create_graph): out of place
+            else:
+                total += g
+        return total
 
 
-def _add(adjoints: dict, owned: set, key: Any, gi: Any, gi_is_new: bool) -> None:
-    """Sum ``gi`` into ``adjoints[key]``, in place when the engine owns the array already there.
-
-    ``owned`` holds the keys whose array no one else shares (a new array, not a gradient
-    passed through or a view of one): adding into those in place saves an allocation.
-    """
+def _add(adjoints: dict, key: Any, gi: Any) -> bool:
+    """Add the partial adjoint ``gi`` to ``key``'s; True when it is the first."""
     old = adjoints.get(key)
     if old is None:
         adjoints[key] = gi
-        if gi_is_new and getattr(gi, "base", 0) is None:
-            owned.add(key)
-    elif key in owned:
-        old += gi
-        adjoints[key] = old  # numpy scalars add out of place: keep the result
+        return True
+    if old.__class__ is _Sum:
+        old.append(gi)
     else:
-        total = old + gi
-        adjoints[key] = total
-        if not isinstance(total, Tensor):
-            owned.add(key)
+        adjoints[key] = _Sum((old, gi))
+    return False
+
+
+def _check_versions(node: Node) -> None:
+    """Refuse to use a value the node kept if an in-place write changed it since."""
+    for kept, version, position in node.checks:
+        counter = kept if position < 0 else kept._version
+        current = 0 if counter is None else counter.value
+        if current != version:
+            what = "its output" if position < 0 else node.prim.arg_name(position)
+            raise RuntimeError(
+                f"one of the values needed to compute the gradient of {node.prim.name} ({what}) was modified "
+                f"by an in-place operation after {node.prim.name} used it (version {current}, expected "
+                f"{version}); do the in-place operation on a clone(), or after backward()")
 
 
 def _inputs_for_create_graph(node: Node) -> tuple:

@@ -84,6 +84,7 @@ class Plan(NamedTuple):
     full: tuple       # argument positions kept whole
     shape: tuple      # argument positions kept as ArrayMeta
     dropped: tuple    # argument positions replaced by None
+    nargs: int        # the number of arguments of the call this plan is for
 
 
 def plan(usage_of: Callable, argnums: tuple, nargs: int) -> Plan:
@@ -98,5 +99,5 @@ def plan(usage_of: Callable, argnums: tuple, nargs: int) -> Plan:
             modes[j] = max(modes[j], u.of_arg(j))
     return Plan(ans, tuple(j for j, m in enumerate(modes) if m == FULL),
                 tuple(j for j, m in enumerate(modes) if m == SHAPE),
-                tuple(j for j, m in enumerate(modes) if m == UNUSED))
+                tuple(j for j, m in enumerate(modes) if m == UNUSED), nargs)
 

@@ -198,18 +198,7 @@ class Tensor:
     def to(self, *args: Any, device: Any = None, dtype: DTypeLike = None, copy: bool = False) -> Tensor:
         """A tensor on another device and/or of another dtype: ``to("cuda")``, ``to(mdl.float64)``,
         ``to(device=..., dtype=...)`` or ``to(other_tensor)``. Returns ``self`` when nothing changes."""
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif _is_device(arg):
-                device = arg
-            else:
-                try:
-                    backends.get("numpy").dtype(arg)
-                except TypeError:
-                    raise ValueError(f"to({arg!r}): neither a device nor a dtype; known device types: "
-                                     f"{backends.device_types()}") from None
-                dtype = arg
+        device, dtype = device_and_dtype(args, device, dtype)
         out = self if device is None else self._to_device(device)
         out = out if dtype is None else out.astype(dtype)
         return ops.clone(out) if copy and out is self else out
@@ -356,6 +345,24 @@ class Tensor:
     def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
     def contiguous(self): return self
+
+
+def device_and_dtype(args: tuple, device: Any = None, dtype: DTypeLike = None) -> tuple:
+    """``(device, dtype)`` from the arguments of a ``to(...)`` call (Tensor's and Module's), PyTorch's forms:
+    a device, a dtype, both, or a tensor whose device and dtype are taken."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif _is_device(arg):
+            device = arg
+        else:
+            try:
+                backends.get("numpy").dtype(arg)
+            except TypeError:
+                raise ValueError(f"to({arg!r}): neither a device nor a dtype; known device types: "
+                                 f"{backends.device_types()}") from None
+            dtype = arg
+    return device, dtype
 
 
 def _is_device(value: Any) -> bool:

@@ -1,11 +1,11 @@
 """Module and Parameter: the PyTorch-shaped containers that hold a model's state."""
 from collections import OrderedDict
 
-from .. import backends
 from ..dtypes import is_floating
 from ..modes import no_grad
 from ..creation import tensor as make_tensor
-from ..tensor import Tensor
+from ..tensor import Tensor, device_and_dtype
+from .utils import zero_grads
 
 
 class Parameter(Tensor):
@@ -155,28 +155,41 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none=True):
-        """Forget accumulated gradients (set to None, as PyTorch's default)."""
-        for p in self.parameters():
-            p.grad = None
+        """Forget accumulated gradients: set them to None (PyTorch's default), or fill them with zeros."""
+        zero_grads(self.parameters(), set_to_none)
 
-    def to(self, target):
-        """Move to a device, or cast floating-point state to a dtype, in place; returns self.
+    def to(self, *args, device=None, dtype=None):
+        """Move to a device and/or cast floating-point state to a dtype, in place; returns self.
 
+        Takes PyTorch's forms: ``to("cuda")``, ``to(mdl.float64)``, ``to(device=..., dtype=...)``.
         Parameters keep their identity (an optimizer built before ``to`` still holds them);
         integer buffers such as ``num_batches_tracked`` move but are never cast.
         """
-        moving = _is_device(target)
+        device, dtype = device_and_dtype(args, device, dtype)
+
+        def convert(t):
+            return t.to(device=device, dtype=dtype if is_floating(t.dtype) else None)
+
         with no_grad():
             for p in self.parameters():
-                moved = p.to(target)
+                moved = convert(p)
                 p.data, p.device = moved.data, moved.device
                 if p.grad is not None:
-                    p.grad = p.grad.to(target)
+                    p.grad = convert(p.grad)
             for module in self.modules():
                 for name, b in module._buffers.items():
-                    if b is not None and (moving or is_floating(b.dtype)):
-                        module._buffers[name] = b.to(target)
+                    if b is not None:
+                        module._buffers[name] = convert(b)
         return self
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def half(self):
+        return self.to(dtype="float16")
 
     def cpu(self):
         return self.to("cpu")
@@ -241,14 +254,6 @@ class Module:
         if not lines:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _is_device(target):
-    try:
-        backends.resolve(target)
-    except ValueError:
-        return False
-    return True
 
 
 class Sequential(Module):

@@ -5,6 +5,18 @@ from ..modes import no_grad
 from ..tensor import Tensor
 
 
+def zero_grads(parameters, set_to_none=True):
+    """Set each parameter's ``.grad`` to None, or (``set_to_none=False``) zero it in place, keeping the tensor."""
+    with no_grad():
+        for p in parameters:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                if p.grad.grad_fn is not None:
+                    p.grad = p.grad.detach()
+                p.grad.zero_()
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     """Scale gradients in place so their joint norm is at most ``max_norm``; returns the norm before."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)

@@ -20,7 +20,7 @@ from ..modes import switches
 from ..tensor import Tensor
 from .conversion import to_device
 from .elementwise import add, clip, divide, multiply, subtract
-from .shape import _raw_index, getitem
+from .shape import getitem, index_by_value
 
 
 @primitive
@@ -110,7 +110,8 @@ def _apply(t, prim, write, *operands):
         raise TypeError(f"{name}_: {err} (an in-place op keeps the tensor's dtype {t.dtype})") from err
     t._counter().value += 1
     if recording:
-        autograd.record(prim.primitive, t, args, saved, {}, argnums, private)
+        parents = tuple(autograd.vertex(args[i]) for i in argnums)
+        autograd.record(prim.primitive, t, args, saved, {}, argnums, parents, private)
     return t
 
 
@@ -146,4 +147,4 @@ def clamp_(t, min=None, max=None):  # noqa: A002 - PyTorch's argument names
 
 def setitem_(t, index, value):
     """``t[index] = value``."""
-    return _apply(t, _setitem, _write_setitem, _raw_index(index, t.data), value)
+    return _apply(t, _setitem, _write_setitem, index_by_value(index, t.data), value)

@@ -6,7 +6,7 @@ directly, where an adjoint may legitimately be of a wider dtype than the weights
 """
 from ..autograd import defvjp, primitive
 from ..backends import namespace
-from .shape import _reshape, squeeze, swapaxes, transpose, unsqueeze
+from .shape import reshape, squeeze, swapaxes, transpose, unsqueeze
 
 
 def _same_dtype(name, *operands):
@@ -63,7 +63,7 @@ def linear(x, weight, bias=None):
 def _linear_weight_vjp(g, ans, x, weight, bias=None):
     """g.T @ x, with any leading (batch) dimensions of x and g merged first."""
     if g.ndim != 2:
-        g, x = _reshape(g, (-1, g.shape[-1])), _reshape(x, (-1, x.shape[-1]))
+        g, x = reshape(g, (-1, g.shape[-1])), reshape(x, (-1, x.shape[-1]))
     return _matmul(transpose(g), x)
 
 

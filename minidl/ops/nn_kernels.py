@@ -1,7 +1,7 @@
 """Kernels the nn layers are built from: windows for convolution and pooling, fused cross-entropy."""
 from ..autograd import defvjp, nondifferentiable, primitive
 from ..backends import namespace
-from .reductions import _softmax
+from .reductions import softmax
 
 
 def _windows_shape(shape, kh, kw, stride):
@@ -72,7 +72,7 @@ def cross_entropy(logits, target, reduction="mean"):
 
 def _cross_entropy_vjp(g, ans, logits, target, reduction="mean"):
     """(softmax - onehot) scaled by the incoming gradient (and 1/N for the mean)."""
-    delta = _softmax(logits, 1) - one_hot(target, logits.shape[1], logits.dtype)
+    delta = softmax(logits, 1) - one_hot(target, logits.shape[1], logits.dtype)
     if reduction == "mean":
         return delta * (g / logits.shape[0])
     if reduction == "sum":

@@ -6,7 +6,7 @@ from ..backends import namespace
 from ..broadcasting import broadcast_to
 from ..tensor import Tensor, ValuesIndices
 from .elementwise import exp, maximum, minimum
-from .shape import _reshape, squeeze, take_along_axis
+from .shape import reshape, squeeze, take_along_axis
 
 
 def _reduced_axes(shape, axis):
@@ -32,7 +32,7 @@ def _count(shape, axis):
 def _spread(g, shape, axis, keepdims):
     """The reduced gradient ``g`` broadcast back over an input of ``shape``."""
     if not keepdims:
-        g = _reshape(g, _kept_shape(shape, axis))
+        g = reshape(g, _kept_shape(shape, axis))
     return broadcast_to(g, shape)
 
 
@@ -59,8 +59,8 @@ def _min(x, axis=None, keepdims=False):
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
     """The gradient goes to the positions of the max (min), shared equally among ties."""
     shape = _kept_shape(x.shape, axis)
-    hits = (x == _reshape(ans, shape)).astype(x.dtype)
-    return _reshape(g, shape) * hits / _sum(hits, axis, True)
+    hits = (x == reshape(ans, shape)).astype(x.dtype)
+    return reshape(g, shape) * hits / _sum(hits, axis, True)
 
 
 defvjp(_sum, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x.shape, axis, keepdims))
@@ -96,7 +96,7 @@ def _log_softmax(x, axis=-1):
 
 def _logsumexp_vjp(g, ans, x, axis=None, keepdims=False):
     shape = _kept_shape(x.shape, axis)
-    return _reshape(g, shape) * exp(x - _reshape(ans, shape))
+    return reshape(g, shape) * exp(x - reshape(ans, shape))
 
 
 defvjp(_logsumexp, _logsumexp_vjp)

@@ -140,12 +140,12 @@ defvjp(getitem, lambda g, ans, x, index: untake(g, index, x.shape))
 defvjp(untake, lambda g, ans, x, index, shape: getitem(g, index))
 
 
-def _raw_index(key, like):
-    """``key`` with Tensors replaced by their arrays and lists by arrays (indices are used by value)."""
+def index_by_value(key, like):
+    """An index with its Tensors replaced by their arrays and lists by arrays of ``like``'s backend."""
     if isinstance(key, Tensor):
         return key.data
     if isinstance(key, tuple):
-        return tuple(_raw_index(k, like) for k in key)
+        return tuple(index_by_value(k, like) for k in key)
     if isinstance(key, list):
         return namespace(like).asarray([k.item() if isinstance(k, Tensor) else k for k in key])
     return key
@@ -153,7 +153,7 @@ def _raw_index(key, like):
 
 def index(x, key):
     """``x[key]``; Tensors inside ``key`` (integer or boolean arrays) are used by value."""
-    return getitem(x, _raw_index(key, x.data if isinstance(x, Tensor) else x))
+    return getitem(x, index_by_value(key, x.data if isinstance(x, Tensor) else x))
 
 
 def take_along_axis(x, indices, axis):

@@ -4,6 +4,7 @@ Updates work on the parameters' backend arrays in place, outside the record, so
 a step allocates little and the Parameter objects (held by the model) never change.
 """
 from ..backends import namespace
+from ..nn.utils import zero_grads
 from ..tensor import Tensor
 
 
@@ -29,9 +30,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
+        """Forget the parameters' gradients: set them to None (PyTorch's default), or fill them with zeros."""
+        zero_grads(self._params(), set_to_none)
 
     def step(self):
         """Update every parameter that has a gradient."""

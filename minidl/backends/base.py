@@ -68,6 +68,10 @@ class Backend:
         """``target[index] += values`` in place, adding repeated indices (np.add.at)."""
         raise NotImplementedError
 
+    def erf(self, array):
+        """The error function, elementwise (NumPy has none; SciPy and CuPy's cupyx do)."""
+        raise NotImplementedError(f"backend {self.name!r} does not provide erf")
+
     # -- random numbers ------------------------------------------------------
     def seed(self, seed):
         """Restart every device's generator from ``seed``."""

@@ -67,6 +67,10 @@ class CupyBackend(Backend):
     def scatter_add(self, target, index, values):
         self._cupyx.scatter_add(target, index, values)
 
+    def erf(self, array):
+        from cupyx.scipy import special
+        return special.erf(array)
+
     def _new_generator(self, seed, device):
         with self.device_scope(device):
             return self.xp.random.default_rng(seed)

@@ -1,7 +1,8 @@
 """Datasets and batching: ``from minidl import data``. Host-side NumPy; arrays reach the device once per batch."""
-from .datasets import (ChecksumError, Dataset, DatasetUnavailableError, load_dataset, search_dirs)
+from .dataset import Dataset
+from .datasets import ChecksumError, DatasetUnavailableError, ImageDataset, load_dataset, search_dirs
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader
 
-__all__ = ["load_dataset", "DataLoader", "Dataset", "read_idx", "write_idx", "IDXError", "ChecksumError",
+__all__ = ["load_dataset", "DataLoader", "Dataset", "ImageDataset", "read_idx", "write_idx", "IDXError", "ChecksumError",
            "DatasetUnavailableError", "search_dirs"]

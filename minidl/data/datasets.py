@@ -16,6 +16,7 @@ import urllib.request
 
 import numpy as np
 
+from .dataset import Dataset
 from .idx import IDXError, decompress, parse_idx
 
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -70,8 +71,9 @@ class ChecksumError(ValueError):
 
 
 @dataclasses.dataclass
-class Dataset:
-    """Images as float32 (N, 1, H, W) scaled to [0, 1], labels as int64 (N,), on the host."""
+class ImageDataset(Dataset):
+    """A labelled image dataset held in memory: images as float32 (N, 1, H, W) scaled to [0, 1],
+    labels as int64 (N,), on the host (what ``load_dataset`` returns)."""
 
     name: str
     split: str
@@ -92,7 +94,7 @@ class Dataset:
 
 
 def load_dataset(name, split="train", data_dir=None, download=True):
-    """Load "mnist", "fashion-mnist" or "digits" (split "train" or "test") as a Dataset."""
+    """Load "mnist", "fashion-mnist" or "digits" (split "train" or "test") as an ImageDataset."""
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name == "digits":
@@ -105,7 +107,7 @@ def load_dataset(name, split="train", data_dir=None, download=True):
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise IDXError(f"{name} {split}: images {images.shape} and labels {labels.shape} do not form a dataset")
     inputs = (images.astype(np.float32) / 255.0)[:, None]
-    return Dataset(name, split, inputs, labels.astype(np.int64), CLASSES[name], str(path))
+    return ImageDataset(name, split, inputs, labels.astype(np.int64), CLASSES[name], str(path))
 
 
 def search_dirs(name, data_dir=None):
@@ -204,5 +206,5 @@ def _load_digits(split, test_fraction=0.2):
     n_test = int(len(order) * test_fraction)
     chosen = order[n_test:] if split == "train" else order[:n_test]
     inputs = (digits.images[chosen] / 16.0).astype(np.float32)[:, None]
-    return Dataset("digits", split, inputs, digits.target[chosen].astype(np.int64), CLASSES["digits"],
+    return ImageDataset("digits", split, inputs, digits.target[chosen].astype(np.int64), CLASSES["digits"],
                    "scikit-learn (bundled)")

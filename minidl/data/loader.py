@@ -9,7 +9,7 @@ from ..creation import as_tensor
 class DataLoader:
     """Iterate ``(inputs, targets)`` batches as Tensors on ``device``.
 
-    ``dataset_or_arrays`` is a Dataset (anything with ``inputs`` and ``targets``)
+    ``dataset_or_arrays`` is an ImageDataset (anything with ``inputs`` and ``targets``)
     or a tuple of equally long arrays. With ``shuffle``, epoch e uses the
     permutation seeded by ``(seed, e)``, so a resumed run (``set_epoch``) sees
     exactly the batches an uninterrupted one would.

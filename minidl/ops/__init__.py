@@ -1,7 +1,7 @@
 """minidl's differentiable ops, one module per family; ``minidl`` re-exports them (``mdl.exp``)."""
 from . import inplace
 from .conversion import astype, clone, detach, identity, to_device
-from .elementwise import (abs, add, clip, cos, divide, equal, exp, floor_divide, greater, greater_equal,
+from .elementwise import (abs, add, clip, cos, divide, equal, erf, exp, floor_divide, greater, greater_equal,
                           isfinite, less, less_equal, log, logical_and, logical_not, logical_or, logical_xor,
                           maximum, minimum, multiply, negative, not_equal, power, relu, remainder, sigmoid,
                           sign, sin, sqrt, square, subtract, tanh, where)
@@ -14,7 +14,7 @@ from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten
 
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "astype", "broadcast_to", "cat", "clip", "clone",
-    "col2im", "concatenate", "cos", "cross_entropy", "detach", "divide", "equal", "exp", "expand",
+    "col2im", "concatenate", "cos", "cross_entropy", "detach", "divide", "equal", "erf", "exp", "expand",
     "expand_dims", "flatten", "floor_divide", "greater", "greater_equal", "identity", "im2col", "index",
     "isfinite", "less", "less_equal", "linear", "log", "log_softmax", "logical_and", "logical_not",
     "logical_or", "logical_xor", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",

@@ -2,7 +2,7 @@
 import math
 
 from ..autograd import defvjp, nondifferentiable, primitive
-from ..backends import namespace
+from ..backends import backend_of_array, namespace
 
 
 def _zero_gradient(g, ans, x, *args, **kwargs):
@@ -139,6 +139,13 @@ def square(x):
     return x * x
 
 
+@primitive
+def erf(x):
+    """The error function (of GELU), computed by the backend: SciPy on the CPU, cupyx on a GPU."""
+    return backend_of_array(x).erf(x)
+
+
+defvjp(erf, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-x * x))
 defvjp(exp, lambda g, ans, x: g * ans)
 defvjp(log, lambda g, ans, x: g / x)
 defvjp(sin, lambda g, ans, x: g * cos(x))

@@ -184,7 +184,9 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         if scalars:  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
             raw = [a.item() if a.__class__ in HOST_SCALARS else a for a in raw]
         if views and switches.grad_enabled:
-            _check_views(prim, args)
+            for a in args:
+                if isinstance(a, Tensor) and a._view is not None:
+                    check_view_is_current(a, prim.name)
         try:
             ans = fun(*raw, **kwargs)
         except ValueError as err:
@@ -272,16 +274,16 @@ def _link_view(out: Tensor, ans: Any, base: Any, args: tuple, raw: list) -> None
             return
 
 
-def _check_views(prim: Primitive, args: tuple) -> None:
-    for a in args:
-        if isinstance(a, Tensor) and a._view is not None:
-            base, node_when_viewed = a._view
-            if base._node is not node_when_viewed:
-                op = base._node.prim.name if base._node is not None else "an in-place op"
-                raise RuntimeError(
-                    f"{prim.name}: an input is a view of a tensor that was modified in place (by {op}) "
-                    "while recording, after the view was taken, so the view's recorded history is stale; "
-                    "take the view again after the in-place op")
+def check_view_is_current(t: Tensor, where: str) -> None:
+    """Refuse a view whose root tensor got a new record (a recorded in-place op) after the view was taken:
+    the view's own record still describes the old value, so a gradient through it would be wrong."""
+    base, node_when_viewed = t._view
+    if base._node is not node_when_viewed:
+        op = base._node.prim.name if base._node is not None else "an in-place op"
+        raise RuntimeError(
+            f"{where}: a tensor used here is a view of a tensor that was modified in place (by {op}) while "
+            "recording, after the view was taken, so the view's recorded history is stale; take the view "
+            "again after the in-place op")
 
 
 def defvjp(prim: Callable, *vjps: Optional[Callable]) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import hooks, modes
 from .anomaly import check_vjp
-from .autograd import HOST_SCALARS, Node, vertex
+from .autograd import HOST_SCALARS, Node, check_view_is_current, vertex
 from .broadcasting import sum_to_shape
 from .modes import switches
 from .saved import ArrayMeta
@@ -31,6 +31,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: Optional[bool] = 
     if not root._requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no record to walk; "
                            "create its inputs with requires_grad=True")
+    if root._view is not None:
+        check_view_is_current(root, "backward()")
     _run([vertex(root)], [_seed(root, gradient)], None, retain_graph, create_graph)
 
 
@@ -58,6 +60,9 @@ def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph:
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
+    for t in (*outputs, *inputs):
+        if t._view is not None:
+            check_view_is_current(t, "grad()")
     roots, seeds = [], []
     for out, g in zip(outputs, grad_outputs):
         if out._requires_grad:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 from . import anomaly, backends, creation, modes, saved
 from .modes import switches
 from .saved import FULL, SHAPE, ArrayMeta
-from .tensor import Tensor, VersionCounter
+from .tensor import Tensor, VersionCounter, ViewOf
 
 HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python numbers next to tensors
 _SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
@@ -177,9 +177,17 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                     views = True
             elif arg.__class__ in HOST_SCALARS:
                 scalars = True
+            elif arg.__class__ in (list, tuple) and any(isinstance(e, Tensor) for e in arg):
+                args = _unwrap_sequence(prim, args, i)
+                if raw is not None:
+                    raw[i] = args[i]
         if raw is None:
             if switches.raw_arrays:  # a VJP's op in an ordinary backward pass: arrays in, arrays out
-                return fun(*args, **kwargs)
+                try:
+                    return fun(*args, **kwargs)
+                except TypeError:
+                    if any(backends.is_array(a) for a in args):
+                        raise  # (an op on plain Python numbers in a VJP makes a Tensor, as outside)
             return _on_arrays(op, args, kwargs)
         if scalars:  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
             raw = [a.item() if a.__class__ in HOST_SCALARS else a for a in raw]
@@ -197,15 +205,26 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         if modes.anomaly_threads and switches.anomaly:
             anomaly.check_forward(prim.name, ans)
         out = Tensor(ans, device)
-        base = getattr(ans, "base", None)
-        if base is not None or ans is raw[0]:
-            _link_view(out, ans, base, args, raw)
+        if getattr(ans, "base", None) is not None or any(ans is r for r in raw):
+            _link_view(out, prim, args, raw, kwargs)
         if argnums and differentiable and switches.grad_enabled:
             record(prim, out, args, raw, kwargs, argnums, parents)
         return out
 
     op.primitive = prim
     return op
+
+
+def _unwrap_sequence(prim: Primitive, args: tuple, i: int) -> tuple:
+    """Tensors inside a list or tuple argument are used by value, or refused if they require grad:
+    they are not recorded, and a gradient must never silently be zero."""
+    seq = args[i]
+    if switches.grad_enabled and prim.differentiable and any(
+            isinstance(e, Tensor) and e._requires_grad for e in seq):
+        raise TypeError(f"{prim.name}: {prim.arg_name(i)} is a {type(seq).__name__} holding tensors that require "
+                        "grad; a primitive records only tensors passed as arguments themselves: pass them as "
+                        "separate arguments (a primitive taking *args, with defvjp_argnum)")
+    return (*args[:i], type(seq)(e.data if isinstance(e, Tensor) else e for e in seq), *args[i + 1:])
 
 
 def _on_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:
@@ -256,30 +275,47 @@ def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, a
     node = Node(prim, parents, argnums, raw, kwargs, ans, checks, data.shape, data.dtype, out.device)
     if modes.anomaly_threads and switches.anomaly:
         node.stack = anomaly.capture_stack()
+    if modes.collecting_threads and switches.new_nodes is not None:
+        switches.new_nodes.append(node)
     out._node = node
     out._requires_grad = True
 
 
-def _link_view(out: Tensor, ans: Any, base: Any, args: tuple, raw: list) -> None:
-    """If ``ans`` shares memory with a tensor argument, make ``out`` a view of it.
+def _link_view(out: Tensor, prim: Primitive, args: tuple, raw: list, kwargs: dict) -> None:
+    """If ``out``'s array shares memory with a tensor argument, make ``out`` a view of it.
 
     A view shares its source's version counter (an in-place write through either is seen by
-    both) and remembers the node its root tensor had, so a later recorded in-place op on the
-    root is detected when the view is used (``_check_views``).
+    both), and its ``ViewOf`` says which tensor it views, the record that tensor had then (see
+    ``check_view_is_current``) and how to make the view from it again (ops/inplace.py's rebase).
     """
-    for a, r in zip(args, raw):
-        if isinstance(a, Tensor) and (ans is r or (base is not None and (base is r or base is getattr(r, "base", None)))):
-            out._version = a._counter()
-            out._view = a._view if a._view is not None else (a, a._node)
-            return
+    ans = out.data
+    for p, (a, r) in enumerate(zip(args, raw)):
+        if not isinstance(a, Tensor):
+            continue
+        if ans is r:
+            step = ()  # the op returned its argument as it is
+        elif backends.backend_of_array(ans).may_share_memory(ans, r):
+            step = ((prim.fun, tuple(raw[1:]), dict(kwargs)),) if p == 0 else None
+        else:
+            continue
+        out._version = a._counter()
+        source = a._view
+        if source is None:
+            out._view = ViewOf(a, a._node, step)
+        elif source.root is None:
+            out._view = source  # a view of a detached tensor is a constant too
+        else:
+            steps = None if source.steps is None or step is None else source.steps + step
+            out._view = ViewOf(source.root, source.node, steps)
+        return
 
 
 def check_view_is_current(t: Tensor, where: str) -> None:
     """Refuse a view whose root tensor got a new record (a recorded in-place op) after the view was taken:
     the view's own record still describes the old value, so a gradient through it would be wrong."""
-    base, node_when_viewed = t._view
-    if base._node is not node_when_viewed:
-        op = base._node.prim.name if base._node is not None else "an in-place op"
+    root, node_when_viewed = t._view.root, t._view.node
+    if root is not None and root._node is not node_when_viewed:
+        op = root._node.prim.name if root._node is not None else "an in-place op"
         raise RuntimeError(
             f"{where}: a tensor used here is a view of a tensor that was modified in place (by {op}) while "
             "recording, after the view was taken, so the view's recorded history is stale; take the view "

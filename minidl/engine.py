@@ -20,6 +20,7 @@ from .saved import ArrayMeta
 from .tensor import Tensor
 
 _callbacks = threading.local()  # per thread: a stack of lists, one per running backward pass
+_accumulation = threading.Lock()  # held while a gradient is added into a leaf's .grad
 
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: Optional[bool] = None,
@@ -76,7 +77,7 @@ def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph:
         g = found.get(vertex(t))
         if g is None:
             if materialize_grads:
-                g = t.data * 0
+                g = t.backend.xp.zeros_like(t.data)  # not t * 0: NaN where t is Inf
             elif allow_unused:
                 grads.append(None)
                 continue
@@ -85,6 +86,8 @@ def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph:
                                    "pass allow_unused=True to get None for it")
         if g.__class__ in HOST_SCALARS:
             g = t.backend.asarray(g, device=t.device)
+        if g.dtype != t.dtype:
+            g = g.astype(t.dtype)  # each gradient has its input's dtype, as .grad does
         grads.append(g if isinstance(g, Tensor) else Tensor(g, t.device))
     return tuple(grads), created
 
@@ -181,10 +184,12 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                     except IndexError:
                         vjp = v.prim.missing_vjp(argnum)
                     gi = vjp(g, ans, *args, **kwargs)
+                    if not create and isinstance(gi, Tensor):
+                        gi = gi.data  # a VJP that used minidl's constructors (mdl.ones_like) on raw arrays
                     if anomaly:
                         check_vjp(v, argnum, gi)
                     if gi.shape != parent.shape:
-                        gi = sum_to_shape(gi, parent.shape)
+                        gi = _reduce_to(gi, parent.shape, v, argnum)
                     if _add(adjoints, parent, gi) and parent.__class__ is not Node and not create \
                             and gi is not g and getattr(gi, "base", 0) is None:
                         adoptable.add(parent)
@@ -226,6 +231,15 @@ def _add(adjoints: dict, key: Any, gi: Any) -> bool:
     return False
 
 
+def _reduce_to(gi: Any, shape: tuple, node: Node, argnum: int) -> Any:
+    """Sum a gradient over the dimensions broadcasting added; any other mismatch is the VJP's error."""
+    lead = len(gi.shape) - len(shape)
+    if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, gi.shape[lead:])):
+        raise ValueError(f"the VJP of {node.prim.name} for {node.prim.arg_name(argnum)} returned a gradient of "
+                         f"shape {tuple(gi.shape)}, which does not reduce to the argument's shape {shape}")
+    return sum_to_shape(gi, shape)
+
+
 def _check_versions(node: Node) -> None:
     """Refuse to use a value the node kept if an in-place write changed it since."""
     for kept, version, position in node.checks:
@@ -240,15 +254,24 @@ def _check_versions(node: Node) -> None:
 
 
 def _inputs_for_create_graph(node: Node) -> tuple:
-    """The node's kept values as tensors attached to the record, so the VJPs' ops record."""
+    """The node's kept values as tensors attached to the record, so the VJPs' ops record.
+
+    A kept input is the input tensor itself (its version counter goes with it, so an in-place
+    write after this pass is caught by the next one); the output gets a tensor sharing its counter.
+    """
     args = list(node.args)
+    kept = {position: t for t, _, position in node.checks if position >= 0}
     for i, parent in zip(node.argnums, node.parents):
         a = args[i]
         if a is not None and not isinstance(a, ArrayMeta):
-            args[i] = parent if parent.__class__ is not Node else Tensor(a, node.device, _node=parent)
+            if i in kept:
+                args[i] = kept[i]
+            else:  # a private copy (an in-place op's input from before its write)
+                args[i] = parent if parent.__class__ is not Node else Tensor(a, node.device, _node=parent)
     ans = node.ans
     if ans is not None and not isinstance(ans, ArrayMeta):
         ans = Tensor(ans, node.device, _node=node)
+        ans._version = next((c for c, _, position in node.checks if position < 0), None)
     return args, ans
 
 
@@ -261,14 +284,15 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
         owned = True
-    if create or (leaf.grad is not None and leaf.grad._requires_grad):
-        g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
-    elif leaf.grad is None:
-        leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
-    else:
-        leaf.grad.data += g
-        leaf.grad._counter().value += 1
+    with _accumulation:  # several threads may run backward passes into one shared leaf
+        if create or (leaf.grad is not None and leaf.grad._requires_grad):
+            g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is None:
+            leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
+        else:
+            leaf.grad.data += g
+            leaf.grad._counter().value += 1
     if leaf._hooks is not None:
         hooks.run_post_accumulate_hooks(leaf)
 

@@ -15,10 +15,12 @@ class _Switches(threading.local):
     grad_enabled = True  # ops on tensors that require grad are recorded
     raw_arrays = False   # ops on plain arrays return plain arrays (set while VJPs run)
     anomaly = False      # forward outputs and VJP results are checked for NaN/Inf
+    new_nodes = None     # a list collecting the nodes recorded here (checkpointing's boundary)
 
 
 switches = _Switches()
 anomaly_threads = 0  # threads inside detect_anomaly(): lets every op skip the per-thread check when 0
+collecting_threads = 0  # threads inside collect_nodes(), for the same reason
 _anomaly_lock = threading.Lock()
 
 
@@ -79,6 +81,11 @@ class set_grad_enabled(_Switch):
     def _args(self):
         return (self.value,)
 
+    def __call__(self, func):
+        # used as a decorator, the call that made this object must not leave the thread switched
+        switches.grad_enabled = self.previous
+        return super().__call__(func)
+
     def __enter__(self):
         return self  # the switch was already set by __init__
 
@@ -115,6 +122,26 @@ class detect_anomaly(_Switch):
         super().__exit__(*exc)
         with _anomaly_lock:
             anomaly_threads -= 1
+        return False
+
+
+class collect_nodes:
+    """Inside the block, every node recorded in this thread is appended to ``self.nodes``
+    (checkpointing tells the nodes its function made from the ones it found)."""
+
+    def __enter__(self) -> "collect_nodes":
+        global collecting_threads
+        self.nodes, self.previous = [], switches.new_nodes
+        switches.new_nodes = self.nodes
+        with _anomaly_lock:
+            collecting_threads += 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        global collecting_threads
+        switches.new_nodes = self.previous
+        with _anomaly_lock:
+            collecting_threads -= 1
         return False
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 
 UNUSED, SHAPE, FULL = 0, 1, 2
 METADATA = frozenset({"shape", "ndim", "dtype"})
-_DYNAMIC = frozenset({"locals", "vars", "eval", "exec", "_getframe"})
+_DYNAMIC = frozenset({"locals", "vars", "eval", "exec", "_getframe", "currentframe", "f_locals", "getargvalues"})
 
 
 class ArrayMeta:
@@ -52,6 +52,8 @@ def usage(vjp: Callable, leading: int) -> Usage:
 
     The parameter after those is ``ans``; the rest are the op's arguments, by position.
     """
+    if inspect.ismethod(vjp):  # a bound method: its function's first parameter is filled by the object
+        vjp, leading = vjp.__func__, leading + 1
     code = getattr(vjp, "__code__", None)
     if code is None or _DYNAMIC & set(code.co_names):
         return READS_EVERYTHING

@@ -29,6 +29,22 @@ class VersionCounter:
         self.value = 0
 
 
+class ViewOf:
+    """How a tensor views another's memory (``Tensor._view``).
+
+    ``root`` is the tensor that owns the memory, ``node`` the record ``root`` had when the view was
+    taken (a recorded in-place op on ``root`` replaces it: the view's own record is then stale), and
+    ``steps`` the view functions that make the view's array from the root's, ``(fun, args, kwargs)``
+    each, so an in-place op through the view can rewrite the root's record. ``root`` is None for
+    ``detach()``: a constant that shares memory, never stale. ``steps`` is None where unknown.
+    """
+
+    __slots__ = ("root", "node", "steps")
+
+    def __init__(self, root: Optional["Tensor"], node: Any, steps: Optional[tuple]):
+        self.root, self.node, self.steps = root, node, steps
+
+
 class ValuesIndices(NamedTuple):
     """``t.max(dim=1)``, ``t.sort()``, ``topk``: PyTorch's (values, indices) pair."""
 
@@ -55,7 +71,7 @@ class Tensor:
         self._requires_grad = requires_grad or _node is not None
         self._node = _node
         self._version: Optional[VersionCounter] = None  # created when first needed
-        self._view = None    # (base tensor, base's node when viewed) for a tensor viewing another's memory
+        self._view: Optional[ViewOf] = None  # set when this tensor views another tensor's memory
         self._hooks = None   # hooks on a leaf's gradient (see hooks.py)
 
     # -- attributes ------------------------------------------------------------

@@ -68,6 +68,10 @@ class Backend:
         """``target[index] += values`` in place, adding repeated indices (np.add.at)."""
         raise NotImplementedError
 
+    def may_share_memory(self, a, b):
+        """Whether two arrays may overlap in memory (a quick bounds check, as numpy.may_share_memory)."""
+        return bool(self.xp.may_share_memory(a, b))
+
     def erf(self, array):
         """The error function, elementwise (NumPy has none; SciPy and CuPy's cupyx do)."""
         raise NotImplementedError(f"backend {self.name!r} does not provide erf")

@@ -1,14 +1,14 @@
 """Gradient checkpointing: keep a function's inputs, recompute its activations during backward.
 
-``checkpoint`` is built on the engine, not into it. It runs ``fn`` once, finds the leaves
-its output depends on (the arguments and any parameters ``fn`` uses), and drops that
-graph, freeing the activations. What it records is one primitive with those leaves as
-inputs, whose VJP runs ``fn`` again, replaying the same random draws, and backpropagates
-through the recomputed graph (recorded too under ``create_graph=True``, so gradients of
-gradients pass through checkpoints).
+``checkpoint`` is built on the engine, not into it. It runs ``fn`` once, finds where ``fn``'s
+graph begins (its arguments, and whatever recorded tensors or parameters it reached besides:
+closures), and drops the graph, freeing the activations. What it records is one primitive with
+those as inputs, whose VJP runs ``fn`` again, replaying the same random draws, and
+backpropagates through the recomputed graph down to them (recorded too under
+``create_graph=True``, so gradients of gradients pass through checkpoints).
 """
-from .. import engine
-from ..autograd import defvjp_argnum, primitive
+from .. import backends, engine, modes
+from ..autograd import Node, defvjp_argnum, primitive, vertex
 from ..creation import get_rng_state, set_rng_state
 from ..modes import enable_grad, is_grad_enabled, raw_arrays
 from ..tensor import Tensor
@@ -23,8 +23,8 @@ class _Recomputation:
         self.device = next(a.device for a in args if isinstance(a, Tensor))
         self.rng_state = get_rng_state(self.device)
         self.output = None
-        self.params = ()  # leaves fn uses besides its arguments (closure parameters)
-        self.grads = None
+        self.boundary = []  # tensors standing for the vertices fn's graph reached besides its arguments
+        self.cache = None   # (cotangent, gradients): one recomputation serves every input of one VJP call
 
     def run(self, inputs):
         """``fn`` on ``inputs`` (arrays become fresh leaves), recorded; returns (inputs, output)."""
@@ -37,8 +37,8 @@ class _Recomputation:
         return inputs, out
 
     def gradient(self, index, g, inputs):
-        """d<g, fn>/d(args + params)[index]; one recomputation serves every input."""
-        if self.grads is None:
+        """d<g, fn>/d(args + boundary)[index], from a recomputation made once per cotangent ``g``."""
+        if self.cache is None or self.cache[0] is not g:
             current = get_rng_state(self.device)
             set_rng_state(self.rng_state, self.device)
             try:
@@ -46,13 +46,13 @@ class _Recomputation:
             finally:
                 set_rng_state(current, self.device)
             create = isinstance(g, Tensor)  # the backward pass is itself being recorded
-            candidates = inputs + list(self.params)
+            candidates = inputs + self.boundary
             wanted = {i: t for i, t in enumerate(candidates) if isinstance(t, Tensor) and t.requires_grad}
             with raw_arrays(False):
                 found, _ = engine.gradients(out, list(wanted.values()), g if create else Tensor(g, out.device),
                                             create_graph=create, materialize_grads=True, stop_at_inputs=True)
-            self.grads = {i: d if create else d.data for i, d in zip(wanted, found)}
-        return self.grads.pop(index)
+            self.cache = (g, {i: d if create else d.data for i, d in zip(wanted, found)})
+        return self.cache[1][index]
 
 
 @primitive
@@ -71,18 +71,48 @@ defvjp_argnum(_checkpointed, _checkpoint_vjp)
 def checkpoint(fn, *args):
     """``fn(*args)`` without keeping its intermediate activations; they are recomputed in backward.
 
-    Gradients equal those of the plain call, for the arguments and for parameters
-    used inside ``fn``. Dropout inside ``fn`` replays the same mask.
+    Gradients equal those of the plain call, for the arguments and for whatever ``fn`` reaches
+    besides them (parameters, recorded tensors it closes over). Dropout inside ``fn`` replays the
+    same mask. ``fn`` must not write its arguments in place (the recomputation would see the
+    written values): that raises.
     """
     if not is_grad_enabled():
         return fn(*args)
     rec = _Recomputation(fn, args)
-    inputs, out = rec.run([a.data if isinstance(a, Tensor) else a for a in args])
-    own = {id(t) for t in inputs}
-    rec.params = [t for t in engine.leaves(out) if id(t) not in own]
+    versions = [a._counter().value if isinstance(a, Tensor) else None for a in args]
+    with modes.collect_nodes() as made:
+        inputs, out = rec.run([a.detach() if isinstance(a, Tensor) else a for a in args])
+    if any(v is not None and a._counter().value != v for a, v in zip(args, versions)):
+        raise RuntimeError("checkpoint: the function wrote one of its arguments in place; its recomputation in "
+                           "backward would start from the written value: clone() the argument inside it")
+    rec.boundary = _boundary(out, set(made.nodes), {id(t) for t in inputs})
     rec.output = out.data
-    del inputs, out  # the graph of this forward, and its activations, go here
-    return _checkpointed(rec, *args, *rec.params)
+    del inputs, out, made  # the graph of this forward, and its activations, go here
+    return _checkpointed(rec, *args, *rec.boundary)
+
+
+def _boundary(out, inside, own):
+    """Tensors standing for the vertices ``out``'s graph reaches outside the nodes ``fn`` made, other than
+    ``fn``'s own argument leaves (``own``, by id): parameters, and recorded tensors ``fn`` closed over."""
+    found, stack, seen = [], [vertex(out)], set()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.__class__ is Node and v in inside:
+            stack.extend(v.parents)
+        elif v.__class__ is Node:
+            found.append(_stand_in(v))  # a recorded tensor fn closed over: its node is an input
+        elif id(v) not in own:
+            found.append(v)  # a leaf: a parameter
+    return found
+
+
+def _stand_in(node):
+    """A tensor whose place in the record is ``node`` (the zeros it holds are never read)."""
+    xp = backends.resolve(node.device)[0].xp
+    return Tensor(xp.broadcast_to(xp.zeros((), dtype=node.dtype), node.shape), node.device, _node=node)
 
 
 def checkpoint_sequential(seq, segments, x):

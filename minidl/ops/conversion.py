@@ -1,7 +1,7 @@
 """Ops that keep a tensor's values: identity, detach, clone, and dtype and device conversions."""
 from .. import backends, dtypes
 from ..autograd import defvjp, primitive
-from ..tensor import Tensor
+from ..tensor import Tensor, ViewOf
 
 
 @primitive
@@ -14,11 +14,19 @@ defvjp(identity, lambda g, ans, x: g)
 
 
 def detach(x):
-    """A tensor sharing ``x``'s data and version counter, cut from the record (never requires grad)."""
+    """A tensor sharing ``x``'s data and version counter, cut from the record (never requires grad).
+
+    It keeps nothing of ``x``'s record alive; as a view with no root it is a constant: never
+    stale, and refused as the target of a recorded in-place op (that would change ``x`` behind
+    its record's back).
+    """
     out = Tensor(x.data, x.device)
     out._version = x._counter()
-    out._view = x._view if x._view is not None else (x, x._node)
+    out._view = _DETACHED
     return out
+
+
+_DETACHED = ViewOf(None, None, None)
 
 
 @primitive

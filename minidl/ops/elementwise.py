@@ -5,9 +5,16 @@ from ..autograd import defvjp, nondifferentiable, primitive
 from ..backends import backend_of_array, namespace
 
 
+@nondifferentiable
+def zeros_of(x):
+    """Zeros of ``x``'s shape and dtype on its device: a gradient that is exactly zero, even where the
+    incoming gradient is Inf or NaN (``g * 0`` would be NaN there)."""
+    return namespace(x).zeros_like(x)
+
+
 def _zero_gradient(g, ans, x, *args, **kwargs):
     """The VJP of a piecewise-constant op (sign, floor, ...): zero, as PyTorch gives."""
-    return g * 0
+    return zeros_of(g)
 
 # -- arithmetic ------------------------------------------------------------------
 
@@ -45,7 +52,8 @@ def power(x, y):
 defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 defvjp(subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 defvjp(multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
-defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
+# d(x/y)/dy from x, not from the output: y /= w then y += 1 must not invalidate it (PyTorch's div_ too)
+defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y))
 defvjp(negative, lambda g, ans, x: -g)
 
 
@@ -152,7 +160,7 @@ defvjp(sin, lambda g, ans, x: g * cos(x))
 defvjp(cos, lambda g, ans, x: -g * sin(x))
 defvjp(tanh, lambda g, ans, x: g * (1 - ans * ans))
 defvjp(sigmoid, lambda g, ans, x: g * ans * (1 - ans))
-defvjp(relu, lambda g, ans, x: g * (ans > 0))
+defvjp(relu, lambda g, ans, x: where(ans > 0, g, 0))  # selects, as PyTorch: a closed gate passes 0, even of Inf
 defvjp(abs, lambda g, ans, x: g * sign(x))
 defvjp(sqrt, lambda g, ans, x: g * 0.5 / ans)
 defvjp(square, lambda g, ans, x: g * 2 * x)
@@ -183,8 +191,8 @@ def clip(x, min=None, max=None):  # noqa: A002 - PyTorch's and NumPy's argument 
 
 
 def _tie_split(g, winner, tie):
-    """``g`` where ``winner``, half of it on ties (PyTorch's choice for max/min of two tensors)."""
-    return where(tie, g * 0.5, g * winner)
+    """``g`` where ``winner``, half of it on ties (PyTorch's choice for max/min of two tensors), 0 elsewhere."""
+    return where(tie, g * 0.5, where(winner, g, 0))
 
 
 defvjp(maximum, lambda g, ans, x, y: _tie_split(g, x > y, x == y),
@@ -195,16 +203,17 @@ defvjp(where, None, lambda g, ans, c, x, y: where(c, g, 0), lambda g, ans, c, x,
 
 
 def _clip_vjp(g, ans, x, min=None, max=None):  # noqa: A002
+    """``g`` where ``x`` is inside the bounds, 0 where a bound took over (selected, not multiplied)."""
     if min is not None:
-        g = g * (x >= min)
+        g = where(x >= min, g, 0)
     if max is not None:
-        g = g * (x <= max)
+        g = where(x <= max, g, 0)
     return g
 
 
 defvjp(clip, _clip_vjp,
-       lambda g, ans, x, min=None, max=None: g * (x < min),  # noqa: A002 - a tensor bound's own gradient
-       lambda g, ans, x, min=None, max=None: g * (x > max))  # noqa: A002
+       lambda g, ans, x, min=None, max=None: where(x < min, g, 0),  # noqa: A002 - a tensor bound's own gradient
+       lambda g, ans, x, min=None, max=None: where(x > max, g, 0))  # noqa: A002
 
 @primitive
 def sign(x):

@@ -8,8 +8,9 @@
   VJPs need from before the write (x in ``x.mul_(y)``) is copied first, as PyTorch does.
 - Every write bumps the storage's version counter: a value saved for backward and modified
   afterwards makes backward raise, naming the op, instead of giving a wrong gradient.
-- A view cannot be modified in place while recording (minidl does not rebase a view's history
-  onto its base): ``clone()`` it, or write through the tensor it views.
+- Through a view (``y[0] *= 3``, ``x[:, 1].add_(v)``) the write reaches the tensor the view belongs
+  to, and so does the record: that tensor's node becomes "itself with the view's elements replaced"
+  (as PyTorch rewrites a base's history), and views of it taken before are stale from then on.
 """
 import operator
 
@@ -17,10 +18,10 @@ from .. import autograd
 from ..autograd import HOST_SCALARS, defvjp, primitive
 from ..backends import namespace
 from ..modes import switches
-from ..tensor import Tensor
+from ..tensor import Tensor, ViewOf
 from .conversion import to_device
-from .elementwise import add, clip, divide, multiply, subtract
-from .shape import getitem, index_by_value
+from .elementwise import add, clip, divide, multiply, subtract, zeros_of
+from .shape import getitem, index_by_value, reshape
 
 
 @primitive
@@ -40,6 +41,15 @@ def _zero_at(g, index):
 
 
 @primitive
+def _replace_at(root, values, positions):
+    """``root`` with its elements at the flat ``positions`` replaced by ``values``: the record of a tensor
+    after an in-place write through one of its views."""
+    out = root.copy()
+    out.reshape(-1)[positions.reshape(-1)] = values.reshape(-1)
+    return out
+
+
+@primitive
 def _fill(x, value):
     return namespace(x).full_like(x, value)
 
@@ -52,8 +62,11 @@ def _copy_from(x, src):
 defvjp(_setitem, lambda g, ans, x, index, value: _zero_at(g, index), None,
        lambda g, ans, x, index, value: getitem(g, index))
 defvjp(_zero_at, lambda g, ans, x, index: _zero_at(g, index))
-defvjp(_fill, lambda g, ans, x, value: g * 0, lambda g, ans, x, value: g.sum())
-defvjp(_copy_from, lambda g, ans, x, src: g * 0, lambda g, ans, x, src: g)
+defvjp(_replace_at,
+       lambda g, ans, root, values, positions: reshape(_zero_at(reshape(g, (-1,)), positions), root.shape),
+       lambda g, ans, root, values, positions: getitem(reshape(g, (-1,)), positions), None)
+defvjp(_fill, lambda g, ans, x, value: zeros_of(g), lambda g, ans, x, value: g.sum())
+defvjp(_copy_from, lambda g, ans, x, src: zeros_of(g), lambda g, ans, x, src: g)
 
 
 def _write_setitem(a, index, value):
@@ -79,9 +92,7 @@ def _apply(t, prim, write, *operands):
         raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while "
                            "recording; do it inside `with minidl.no_grad():` (as an optimizer step does)")
     if recording and t._view is not None:
-        raise RuntimeError(f"{name}_: in-place operation on a view of another tensor while recording; minidl "
-                           "does not rewrite the history of the tensor it views: clone() the view first, or write "
-                           "through the tensor itself")
+        return _apply_through_view(t, prim, operands, f"{name}_")
     raw = [t.data]
     for o in operands:
         if isinstance(o, Tensor):
@@ -113,6 +124,59 @@ def _apply(t, prim, write, *operands):
         parents = tuple(autograd.vertex(args[i]) for i in argnums)
         autograd.record(prim.primitive, t, args, saved, {}, argnums, parents, private)
     return t
+
+
+def _apply_through_view(t, prim, operands, name):
+    """A recorded in-place op on a view: the view's new value is recorded from a snapshot of its old one
+    (which its VJPs may read: the write overwrites it), written into the shared memory, and the root
+    tensor's record becomes "the root with the view's elements replaced by that value"."""
+    view = t._view
+    if view.root is None:
+        raise RuntimeError(f"{name}: in-place operation on a detached tensor with a value that requires grad; "
+                           "the tensor it was detached from would change behind its record: clone() it first")
+    autograd.check_view_is_current(t, name)
+    root = view.root
+    if root._node is None and root._requires_grad:
+        raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad cannot be modified in place while "
+                           "recording; do it inside `with minidl.no_grad():`, or on a clone()")
+    if view.steps is None:
+        raise RuntimeError(f"{name}: in-place operation on a view minidl cannot retrace to the tensor it views "
+                           "(made by an op returning a view of a later argument); clone() it first")
+    xp = namespace(t.data)
+    operands = [_snapshot(o) if isinstance(o, Tensor) and xp.may_share_memory(o.data, root.data) else o
+                for o in operands]  # values read before the write, kept as they were
+    new = prim(_snapshot(t), *operands)
+    if new.shape != t.shape:
+        raise ValueError(f"{name}: cannot write a value of shape {new.shape} in place into a tensor of shape {t.shape}")
+    if not xp.can_cast(new.dtype, t.dtype, "same_kind"):
+        raise TypeError(f"{name}: the result is {new.dtype}, which an in-place op cannot store in a {t.dtype} tensor")
+    t.data[...] = new.data
+    t._counter().value += 1
+    positions = _flat_positions(root, view.steps, t.shape)
+    args = (root, new, positions)
+    argnums = ((0,) if root._requires_grad else ()) + (1,)
+    parents = tuple(autograd.vertex(args[i]) for i in argnums)
+    autograd.record(_replace_at.primitive, root, args, [root.data, new.data, positions], {}, argnums, parents)
+    t._node, t._requires_grad = new._node, True
+    t._view = ViewOf(root, root._node, view.steps)
+    return t
+
+
+def _snapshot(t):
+    """A private copy of ``t``'s values that keeps ``t``'s place in the record."""
+    copy = Tensor(t.data.copy(), t.device)
+    copy._node, copy._requires_grad = t._node, t._requires_grad
+    return copy
+
+
+def _flat_positions(root, steps, shape):
+    """Where the view's elements sit in its root, as flat indices: the view's steps applied to a range."""
+    positions = namespace(root.data).arange(root.data.size).reshape(root.data.shape)
+    for fun, args, kwargs in steps:
+        positions = fun(positions, *args, **kwargs)
+    if tuple(positions.shape) != tuple(shape):
+        raise RuntimeError(f"cannot retrace a view of shape {shape} to its root of shape {root.shape}")
+    return positions
 
 
 def add_(t, other, alpha=1):

@@ -3,7 +3,7 @@
 Broadcasting and its adjoint live in ``minidl/broadcasting.py``, below the op families,
 because the engine itself reduces gradients with them.
 """
-from ..autograd import defvjp, defvjp_argnum, primitive
+from ..autograd import HOST_SCALARS, defvjp, defvjp_argnum, primitive
 from ..backends import backend_of_array, namespace
 from ..broadcasting import broadcast_to, sum_to_shape  # noqa: F401 - re-exported with the shape ops
 from ..tensor import Tensor
@@ -121,8 +121,15 @@ def _is_basic(index):
 
 @primitive
 def getitem(x, index):
-    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
-    return x[index]
+    """``x[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks.
+
+    One element (``x[1]``) is a 0-d view, as in PyTorch, not NumPy's copied scalar, so an
+    in-place op on it writes into ``x``.
+    """
+    out = x[index]
+    if out.__class__ in HOST_SCALARS:
+        out = x[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
+    return out
 
 
 @primitive

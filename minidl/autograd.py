@@ -27,6 +27,7 @@ from .tensor import Tensor, VersionCounter, ViewOf
 
 HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python numbers next to tensors
 _SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
+_SEQUENCES = (list, tuple)
 
 
 class Primitive:
@@ -177,10 +178,13 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                     views = True
             elif arg.__class__ in HOST_SCALARS:
                 scalars = True
-            elif arg.__class__ in (list, tuple) and any(isinstance(e, Tensor) for e in arg):
-                args = _unwrap_sequence(prim, args, i)
-                if raw is not None:
-                    raw[i] = args[i]
+            elif arg.__class__ in _SEQUENCES:
+                for e in arg:
+                    if isinstance(e, Tensor):
+                        args = _unwrap_sequence(prim, args, i)
+                        if raw is not None:
+                            raw[i] = args[i]
+                        break
         if raw is None:
             if switches.raw_arrays:  # a VJP's op in an ordinary backward pass: arrays in, arrays out
                 try:
@@ -205,8 +209,13 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         if modes.anomaly_threads and switches.anomaly:
             anomaly.check_forward(prim.name, ans)
         out = Tensor(ans, device)
-        if getattr(ans, "base", None) is not None or any(ans is r for r in raw):
+        if getattr(ans, "base", None) is not None:
             _link_view(out, prim, args, raw, kwargs)
+        else:
+            for r in raw:
+                if r is ans:  # the op returned an argument as it is
+                    _link_view(out, prim, args, raw, kwargs)
+                    break
         if argnums and differentiable and switches.grad_enabled:
             record(prim, out, args, raw, kwargs, argnums, parents)
         return out

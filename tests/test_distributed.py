@@ -1,15 +1,14 @@
 """minidl.distributed, DistributedDataParallel and DistributedSampler.
 
 Whatever needs a process group runs under ``mpiexec -n 2`` (the one next to this Python, where
-the mpich wheel puts it) on the helper scripts in tests/distributed/, which save what each rank
-saw; the assertions and the one-process references are here.
+the mpich wheel puts it: tests/distributed/launch.py) on the helper scripts in tests/distributed/,
+which save what each rank saw; the assertions and the one-process references are here.
 """
 import importlib.util
 import json
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
 
@@ -22,53 +21,42 @@ from minidl.data.sampler import DistributedSampler
 from minidl.nn.parallel import DistributedDataParallel
 from minidl.nn.parallel.reducer import assign_buckets
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-HELPERS = ROOT / "tests" / "distributed"
-MPIEXEC = pathlib.Path(sys.executable).parent / "mpiexec"
+
+def helper(name):
+    path = pathlib.Path(__file__).resolve().parent / "distributed" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"distributed_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+common, launch = helper("common"), helper("launch")
+mpiexec, per_rank, ROOT = launch.mpiexec, launch.per_rank, launch.ROOT
 RANKS = 2
-
-spec = importlib.util.spec_from_file_location("ddp_common", HELPERS / "common.py")
-common = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(common)
-
 requires_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
                                   reason='mpi4py is not installed (pip install "minidl[mpi]")')
 requires_gpu = pytest.mark.skipif(not mdl.cuda.is_available(),
                                   reason="needs CuPy and a CUDA GPU (one per rank for NCCL); this machine has none")
 
 
-def mpiexec(ranks, script, *args, timeout=60):
-    """Run a helper script on ``ranks`` processes; a job that outlives ``timeout`` is killed and fails the test."""
-    assert MPIEXEC.exists(), (f"mpi4py is installed but there is no mpiexec next to {sys.executable}; "
-                              'install an MPI implementation there: pip install "minidl[mpi]"')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = [str(MPIEXEC), "-n", str(ranks), sys.executable, str(HELPERS / script), *map(str, args)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{' '.join(command[3:])} on {ranks} ranks still ran after {timeout} s (a hang)\n{err[-3000:]}")
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+@pytest.fixture(scope="module")
+def run_once(tmp_path_factory):
+    """``run_once(script, *args)``: what each rank saved; a helper runs once per module however many tests read it."""
+    done = {}
 
-
-def per_rank(ranks, script, *args, out_dir, load=None):
-    """Run ``script`` (which writes ``out_dir/rank{r}.json`` or ``.npz``); return what each rank wrote."""
-    result = mpiexec(ranks, script, *args, out_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    if load is None:
-        return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in range(ranks)]
-    return [dict(np.load(out_dir / f"rank{r}.npz")) for r in range(ranks)]
+    def run(script, *args, load="json"):
+        key = (script, *args)
+        if key not in done:
+            done[key] = per_rank(RANKS, script, *args, out_dir=tmp_path_factory.mktemp(script[:-3]), load=load)
+        return done[key]
+    return run
 
 
 # -- collectives on 2 ranks ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def collectives(tmp_path_factory):
-    return per_rank(RANKS, "collectives.py", out_dir=tmp_path_factory.mktemp("collectives"))
+def collectives(run_once):
+    return run_once("collectives.py")
 
 
 @requires_mpi
@@ -192,12 +180,21 @@ def test_importing_minidl_distributed_does_not_start_mpi():
     assert out.stdout.strip() == "False"
 
 
+@requires_mpi
+def test_a_script_started_without_mpiexec_is_a_group_of_one():
+    script = ROOT / "tests" / "distributed" / "init_backend.py"
+    out = subprocess.run([sys.executable, str(script), "mpi"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert json.loads(out.stdout) == {"error": None, "backend": "mpi", "rank": 0, "world_size": 1}, out.stderr
+
+
 def test_unknown_backend_is_refused_before_anything_starts():
     with pytest.raises(ValueError, match=r"unknown backend 'gloo'; minidl has \['mpi', 'nccl'\]"):
         dist.init_process_group("gloo")
 
 
-@pytest.mark.parametrize("call", [dist.get_rank, dist.get_world_size, dist.barrier, lambda: dist.all_reduce(mdl.ones(2))])
+@pytest.mark.parametrize("call", [dist.get_rank, dist.get_world_size, dist.barrier,
+                                  lambda: dist.all_reduce(mdl.ones(2))])
 def test_using_the_group_before_init_says_to_call_init_process_group(call):
     with pytest.raises(ValueError, match="call minidl.distributed.init_process_group"):
         call()
@@ -227,9 +224,8 @@ def one_process_training(model_kind, optimizer_kind, steps, global_batch, step=c
     return {name: t.numpy() for name, t in model.state_dict().items()}
 
 
-def ddp_training(tmp_path, model_kind, optimizer_kind, steps, per_rank_batch):
-    return per_rank(RANKS, "ddp_train.py", model_kind, optimizer_kind, steps, per_rank_batch, out_dir=tmp_path,
-                    load="npz")
+def ddp_training(run_once, model_kind, optimizer_kind, steps, per_rank_batch):
+    return run_once("ddp_train.py", model_kind, optimizer_kind, steps, per_rank_batch, load="npz")
 
 
 def assert_same_parameters(ranks_state, reference, names):
@@ -241,8 +237,8 @@ def assert_same_parameters(ranks_state, reference, names):
 
 @requires_mpi
 @pytest.mark.parametrize("optimizer_kind", ["sgd", "momentum"])
-def test_ddp_on_2_ranks_matches_one_process_with_the_whole_batch(tmp_path, optimizer_kind):
-    ranks_state = ddp_training(tmp_path, "mlp", optimizer_kind, steps=20, per_rank_batch=4)
+def test_ddp_on_2_ranks_matches_one_process_with_the_whole_batch(run_once, optimizer_kind):
+    ranks_state = ddp_training(run_once, "mlp", optimizer_kind, steps=20, per_rank_batch=4)
     reference = one_process_training("mlp", optimizer_kind, steps=20, global_batch=8)
     assert_same_parameters(ranks_state, reference, reference)
     start = one_process_training("mlp", optimizer_kind, steps=0, global_batch=8)
@@ -250,8 +246,8 @@ def test_ddp_on_2_ranks_matches_one_process_with_the_whole_batch(tmp_path, optim
 
 
 @requires_mpi
-def test_ddp_starts_every_rank_from_rank_0s_parameters(tmp_path):
-    ranks_state = ddp_training(tmp_path, "mlp", "sgd", steps=0, per_rank_batch=4)
+def test_ddp_starts_every_rank_from_rank_0s_parameters(run_once):
+    ranks_state = ddp_training(run_once, "mlp", "sgd", steps=20, per_rank_batch=4)
     rank0_model = common.build_model("mlp")  # the other ranks built theirs from other seeds
     for r, state in enumerate(ranks_state):
         for name, p in rank0_model.named_parameters():
@@ -274,8 +270,8 @@ def per_rank_batchnorm_step(model, optimizer, x, y):
 
 
 @requires_mpi
-def test_ddp_with_batchnorm_matches_one_process_normalising_each_ranks_share_apart(tmp_path):
-    ranks_state = ddp_training(tmp_path, "batchnorm", "momentum", steps=20, per_rank_batch=4)
+def test_ddp_with_batchnorm_matches_one_process_normalising_each_ranks_share_apart(run_once):
+    ranks_state = ddp_training(run_once, "batchnorm", "momentum", steps=20, per_rank_batch=4)
     reference = one_process_training("batchnorm", "momentum", 20, 8, step=per_rank_batchnorm_step)
     assert_same_parameters(ranks_state, reference, [n for n, _ in common.build_model("batchnorm").named_parameters()])
     for name in ("1.running_mean", "1.running_var", "1.num_batches_tracked"):  # rank 0's statistics
@@ -283,37 +279,37 @@ def test_ddp_with_batchnorm_matches_one_process_normalising_each_ranks_share_apa
 
 
 @requires_mpi
-def test_ddp_batchnorm_statistics_are_per_rank_not_over_the_whole_batch(tmp_path):
-    ranks_state = ddp_training(tmp_path, "batchnorm", "sgd", steps=5, per_rank_batch=4)
-    whole_batch = one_process_training("batchnorm", "sgd", steps=5, global_batch=8)
+def test_ddp_batchnorm_statistics_are_per_rank_not_over_the_whole_batch(run_once):
+    ranks_state = ddp_training(run_once, "batchnorm", "momentum", steps=20, per_rank_batch=4)
+    whole_batch = one_process_training("batchnorm", "momentum", steps=20, global_batch=8)
     assert np.abs(ranks_state[0]["final/module.0.weight"] - whole_batch["0.weight"]).max() > 1e-4
 
 
 # -- DistributedDataParallel: the rest of its behaviour -------------------------------------------
 
-def behaviour(tmp_path, scenario):
-    return per_rank(RANKS, "ddp_behaviour.py", scenario, out_dir=tmp_path)
+def behaviour(run_once, scenario):
+    return run_once("ddp_behaviour.py", scenario)
 
 
 @requires_mpi
-def test_ddp_starts_a_buckets_all_reduce_while_backward_is_still_running(tmp_path):
-    ranks = behaviour(tmp_path, "overlap")
+def test_ddp_starts_a_buckets_all_reduce_while_backward_is_still_running(run_once):
+    ranks = behaviour(run_once, "overlap")
     # buckets in reverse parameter order, about 100 bytes each: the last layer's gradients arrive first
     assert ranks[0]["bucket parameters"] == [["4.bias", "4.weight"], ["2.bias", "2.weight"], ["0.bias", "0.weight"]]
     assert all(r["launched when the first layer's gradient arrives"] == [True, True, False] for r in ranks)
 
 
 @requires_mpi
-def test_ddp_state_dict_keys_have_pytorchs_module_prefix(tmp_path):
-    keys = behaviour(tmp_path, "overlap")[0]["state_dict keys"]
+def test_ddp_state_dict_keys_have_pytorchs_module_prefix(run_once):
+    keys = behaviour(run_once, "overlap")[0]["state_dict keys"]
     assert keys == [f"module.{i}.{kind}" for i in (0, 2, 4) for kind in ("weight", "bias")]
 
 
 @requires_mpi
-def test_no_sync_accumulates_locally_then_the_next_backward_averages_everything(tmp_path):
-    ranks = behaviour(tmp_path, "no_sync")
+def test_no_sync_accumulates_locally_then_the_next_backward_averages_everything(run_once):
+    ranks = behaviour(run_once, "no_sync")
     first = [r["grads after the no_sync backward"]["0.weight"] for r in ranks]
-    model = common.build_model("mlp")  # rank r's first micro-batch of step 0, alone
+    model = common.build_model("mlp")  # rank 0's first micro-batch of step 0, alone
     x, y = common.shard(common.global_batches(5, 2 * 3 * RANKS)[0], 0, 2 * RANKS)
     (mdl.cross_entropy(model(x), y) / 2).backward()
     np.testing.assert_allclose(first[0], model[0].weight.grad.numpy(), rtol=1e-5, atol=1e-7)
@@ -325,32 +321,32 @@ def test_no_sync_accumulates_locally_then_the_next_backward_averages_everything(
 
 
 @requires_mpi
-def test_ddp_names_parameters_that_got_no_gradient(tmp_path):
-    ranks = behaviour(tmp_path, "unused")
+def test_ddp_names_parameters_that_got_no_gradient(run_once):
+    ranks = behaviour(run_once, "unused")
     for r in ranks:
         kind, message = r["without find_unused_parameters"]
         assert kind == "RuntimeError" and "c.weight" in message and "find_unused_parameters=True" in message
 
 
 @requires_mpi
-def test_find_unused_parameters_averages_with_zeros_and_leaves_unused_ones_alone(tmp_path):
+def test_find_unused_parameters_averages_with_zeros_and_leaves_unused_ones_alone(run_once):
     # out = a(x) + b(x) on rank 0, a(x) on rank 1; c is never used; x = [[1, 2], [3, 5]], loss = out.sum()
-    for r in behaviour(tmp_path, "unused"):
+    for r in behaviour(run_once, "unused"):
         assert r["grads"]["a.weight"] == [[4.0, 7.0]] and r["grads"]["a.bias"] == [2.0]
         assert r["grads"]["b.weight"] == [[2.0, 3.5]] and r["grads"]["b.bias"] == [1.0]  # (rank 0's + 0) / 2
         assert r["grads"]["c.weight"] is None and r["grads"]["c.bias"] is None
 
 
 @requires_mpi
-def test_ddp_evaluates_every_rank_with_rank_0s_running_statistics(tmp_path):
-    ranks = behaviour(tmp_path, "buffers")
+def test_ddp_evaluates_every_rank_with_rank_0s_running_statistics(run_once):
+    ranks = behaviour(run_once, "buffers")
     assert not np.allclose(ranks[0]["after training"], ranks[1]["after training"])  # each rank's own batches
     assert ranks[1]["after an evaluation forward"] == ranks[0]["after training"]
 
 
 @requires_mpi
-def test_ddp_refuses_ranks_that_built_different_models(tmp_path):
-    for r in behaviour(tmp_path, "different_models"):
+def test_ddp_refuses_ranks_that_built_different_models(run_once):
+    for r in behaviour(run_once, "different_models"):
         assert r["wrap"][0] == "RuntimeError" and "the module differs between ranks" in r["wrap"][1]
 
 

@@ -11,6 +11,8 @@ import time
 import minidl as mdl
 import minidl.distributed as dist
 
+from common import error_of
+
 
 def contribution(rank, **kw):
     return mdl.tensor([1.0, 2.0, 3.0], **kw) * (rank + 1)
@@ -20,14 +22,6 @@ def reduced(rank, op, **kw):
     t = contribution(rank, **kw)
     dist.all_reduce(t, op)
     return t.tolist()
-
-
-def error_of(fn):
-    try:
-        fn()
-    except Exception as err:  # noqa: BLE001 - the test reads the type and message
-        return [type(err).__name__, str(err)]
-    return None
 
 
 def main(out_dir):

@@ -1,5 +1,6 @@
 """What the DDP scripts run under mpiexec and tests/test_distributed.py's one-process references share:
-the models, the data of each step, the optimizers and one training step. Nothing here talks to MPI."""
+the models, the data of each step, the optimizers, one training step, and how errors are reported.
+Nothing here talks to MPI."""
 import numpy as np
 
 import minidl as mdl
@@ -46,6 +47,15 @@ def train_step(model, optimizer, x, y):
     optimizer.zero_grad()
     F.cross_entropy(model(x), y).backward()
     optimizer.step()
+
+
+def error_of(fn):
+    """``[type name, message]`` of what ``fn()`` raises, or None: the scripts report misuse this way."""
+    try:
+        fn()
+    except Exception as err:  # noqa: BLE001 - the test reads the type and message
+        return [type(err).__name__, str(err)]
+    return None
 
 
 def arrays(named_tensors, prefix=""):

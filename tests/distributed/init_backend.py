@@ -14,7 +14,8 @@ def main(backend):
     except Exception as err:  # noqa: BLE001 - the test reads the type and message
         print(json.dumps({"error": [type(err).__name__, str(err)]}))
         return
-    print(json.dumps({"error": None, "backend": dist.get_backend()}))
+    print(json.dumps({"error": None, "backend": dist.get_backend(), "rank": dist.get_rank(),
+                      "world_size": dist.get_world_size()}))
     dist.destroy_process_group()
 
 

@@ -77,9 +77,6 @@ class DistributedDataParallel(Module):
         finally:
             self.require_backward_grad_sync = previous
 
-    def extra_repr(self) -> str:
-        return f"world_size={dist.get_world_size()}, buckets={len(self.reducer.buckets)}"
-
 
 def broadcast_coalesced(tensors: list, src: int = 0) -> None:
     """Copy ``src``'s values of ``tensors`` to every rank, one broadcast per device and dtype (not one per tensor)."""

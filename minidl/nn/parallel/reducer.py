@@ -124,7 +124,7 @@ class Reducer:
                 bucket.flat.data[offset:offset + p.numel()] = 0 if p.grad is None else p.grad.data.reshape(-1)
                 bucket.pending -= 1
             self._launch_complete_buckets()
-            unused = self._globally_unused(missing)
+            unused = self._globally_unused()
             for bucket in self.buckets:
                 bucket.work.wait()
                 self._write_grads(bucket, unused)
@@ -132,7 +132,7 @@ class Reducer:
             self.armed = False
             self._reset()
 
-    def _globally_unused(self, missing: list) -> set:
+    def _globally_unused(self) -> set:
         """The parameters no rank produced a gradient for (their ``.grad`` is left as it is, as PyTorch does)."""
         if not self.find_unused_parameters:
             return set()

@@ -13,7 +13,8 @@ from minidl import backends
 from minidl.backends.cupy_backend import CupyBackend
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ALLOWED_TO_IMPORT_ARRAY_LIBRARIES = ("minidl/backends/", "minidl/data/", "minidl/serialization.py")
+ALLOWED_TO_IMPORT_ARRAY_LIBRARIES = ("minidl/backends/", "minidl/data/", "minidl/serialization.py",
+                                     "minidl/distributed/nccl.py")
 
 
 def cuda_usable():

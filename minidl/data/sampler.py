@@ -6,7 +6,6 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .. import distributed as dist
 
 
 class DistributedSampler:
@@ -22,10 +21,11 @@ class DistributedSampler:
 
     def __init__(self, dataset, num_replicas: Optional[int] = None, rank: Optional[int] = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False):
-        if num_replicas is None:
-            num_replicas = dist.get_world_size()
-        if rank is None:
-            rank = dist.get_rank()
+        if num_replicas is None or rank is None:
+            # the defaults come from the process group, a layer above data/: looked up only when needed
+            from .. import distributed as dist
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
         if num_replicas < 1:
             raise ValueError(f"DistributedSampler: num_replicas must be at least 1, got {num_replicas}")
         if not 0 <= rank < num_replicas:

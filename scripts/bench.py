@@ -1,13 +1,17 @@
 #!/usr/bin/env python
-"""minidl next to the floor (hand-written NumPy backprop) and PyTorch, interleaved in one process.
+"""minidl and PyTorch, each next to the floor (hand-written NumPy backprop) in a process of its own.
 
-    python scripts/bench.py                 # CPU, markdown table on stdout
+    python scripts/bench.py                 # CPU: a markdown table on stdout
     python scripts/bench.py --device cuda   # minidl and PyTorch on the GPU, the floor in CuPy
     python scripts/bench.py --json bench.json --quick
 
-Every round runs each implementation for a block of steps, one after the other,
-so a machine that speeds up or slows down affects all of them alike; the table
-gives the median over rounds and the ratio to the floor measured in the same run.
+Two worker processes: one times minidl and the floor, the other PyTorch and its own copy of the
+floor, so no framework's threads run in a process that times another (PyTorch's OpenMP threads
+keep spinning after each call and slow whatever runs next). In each, the implementations run a
+block of steps in turn, round after round, alternating which goes first; a ratio is the median
+over rounds of one implementation's time divided by the floor's measured in the same process, on
+realistic inputs (Fashion-MNIST images where installed, see benchmarks/workloads.py). LeNet-5 has
+no floor: both workers time it, and the table gives both times with the two floors' agreement.
 """
 import argparse
 import gc
@@ -15,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -22,44 +27,23 @@ import tracemalloc
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks")]
 
-import numpy as np  # noqa: E402
-import workloads as w  # noqa: E402
-
-import minidl as mdl  # noqa: E402
-from minidl import backends  # noqa: E402
-
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=15, help="a multiple of 3 rotates the order evenly")
-    p.add_argument("--quick", action="store_true", help="fewer rounds and steps: a smoke run")
+    p.add_argument("--rounds", type=int, default=15, help="interleaved rounds per workload")
+    p.add_argument("--quick", action="store_true", help="few rounds and steps: a smoke run")
     p.add_argument("--json", default=None, help="also write the results to this file")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
+    p.add_argument("--worker", choices=["minidl", "torch"], help=argparse.SUPPRESS)  # a child process
     return p.parse_args()
-
-
-def torch_or_none(args):
-    if args.no_torch:
-        return None
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 class Clock:
     """Times callables on one device, synchronising it before each reading of the clock."""
 
-    def __init__(self, device, torch):
-        self.minidl_sync = lambda: backends.resolve(device)[0].synchronize(device)
-        self.torch_sync = torch.cuda.synchronize if torch is not None and device.startswith("cuda") else None
-
-    def sync(self):
-        self.minidl_sync()
-        if self.torch_sync:
-            self.torch_sync()
+    def __init__(self, sync):
+        self.sync = sync
 
     def per_call(self, fn, calls, setup=None):
         """Seconds per call of ``fn`` over ``calls`` calls (``setup`` runs untimed before each)."""
@@ -75,64 +59,78 @@ class Clock:
 
 
 def interleaved(clock, impls, rounds, calls, setups=None):
-    """Median seconds per call of each implementation, measured round-robin.
+    """Per implementation, the median over rounds of seconds per call; ``ratio`` of each to the floor.
 
-    The order rotates every round: a library whose threads keep spinning after
-    its turn (PyTorch's, OpenBLAS's) then slows each of the others equally often.
+    Each round runs every implementation for ``calls`` calls, the order alternating round by round,
+    and each round's ratio compares times taken moments apart (the median of ratios, not the ratio of
+    medians, so slow drift of the machine cancels).
     """
     setups = setups or {}
     for name, fn in impls.items():  # warm up: caches, allocator, BLAS threads
         clock.per_call(fn, max(1, calls // 4), setups.get(name))
-    names = list(impls)
-    samples = {name: [] for name in names}
+    names, samples = list(impls), {name: [] for name in impls}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in (names if r % 2 == 0 else names[::-1]):
             samples[name].append(clock.per_call(impls[name], calls, setups.get(name)))
-    return {name: statistics.median(s) for name, s in samples.items()}
+    result = {name: {"seconds": statistics.median(s)} for name, s in samples.items()}
+    floor = samples.get("floor")
+    for name, s in samples.items():
+        if floor and name != "floor":
+            result[name]["ratio"] = statistics.median(a / b for a, b in zip(s, floor))
+    return result
 
 
-def seed_steps(args, clock, xp, torch, rounds):
-    rows = []
+# -- one worker: a framework and the floor ---------------------------------------------------------
+
+def worker(args):
+    import numpy as np
+    import workloads as w
+
+    import minidl as mdl
+    from minidl import backends
+    backend, device = backends.resolve(args.device)
+    xp = backend.xp
+    if args.worker == "torch":
+        import torch
+        sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+        step_of, chain_of, lenet_of = w.TorchSeedStep, _torch_chain, w.torch_lenet_step
+    else:
+        sync = lambda: backend.synchronize(device)  # noqa: E731
+        step_of, chain_of, lenet_of = w.MinidlSeedStep, lambda n, s, d: w.minidl_chain(n, s, d)[1], w.lenet_step
+    clock, rounds = Clock(sync), 3 if args.quick else args.rounds
+    out = {"inputs": w.input_description()}
     for batch, calls in ((32, 50), (128, 30), (1024, 5)):
-        impls = {"hand-written": w.NumpySeedStep(batch, xp), "minidl": w.MinidlSeedStep(batch, args.device)}
-        if torch is not None:
-            impls["PyTorch"] = w.TorchSeedStep(batch, args.device)
-        times = interleaved(clock, impls, rounds, calls if not args.quick else 3)
-        rows.append((f"training step, 784-256-10, batch {batch}", times, "ms"))
-    return rows
-
-
-def chain_backward(args, clock, xp, torch, rounds):
-    rows = []
+        impls = {"floor": w.NumpySeedStep(batch, xp), args.worker: step_of(batch, device)}
+        out[f"seed step, batch {batch}"] = interleaved(clock, impls, rounds, 3 if args.quick else calls)
     for label, shape, n_rounds in (("small", (16,), rounds), ("large", (1000, 1000), min(rounds, 5))):
-        length = 2000 if not args.quick else 200
+        length = 200 if args.quick else 2000
         chain = w.NumpyChain(length, shape, xp)
-        impls = {"hand-written": lambda _: chain.backward(), "minidl": lambda out: out.backward()}
-        setups = {"minidl": lambda: w.minidl_chain(length, shape, args.device)[1]}
-        if torch is not None:
-            impls["PyTorch"] = lambda out: out.backward()
-            setups["PyTorch"] = lambda: _torch_chain(torch, length, shape, args.device)
-        setups["hand-written"] = lambda: None
+        impls = {"floor": lambda _: chain.backward(), args.worker: lambda root: root.backward()}
+        setups = {"floor": lambda: None, args.worker: lambda: chain_of(length, shape, device)}
         times = interleaved(clock, impls, n_rounds, 1, setups)
-        per_node = {name: t / length for name, t in times.items()}
-        rows.append((f"backward of a {length}-op chain on {shape}, per op", per_node, "us"))
-    return rows
+        for t in times.values():
+            t["per_node"] = t["seconds"] / length
+        out[f"chain backward, {label}"] = times
+    lenet = lenet_of(128, device)
+    floor = w.NumpySeedStep(128, xp)
+    out["LeNet-5 step, batch 128"] = interleaved(clock, {"floor": floor, args.worker: lenet},
+                                                  max(3, rounds // 3), 3)
+    if args.worker == "minidl" and device == "cpu":
+        out["memory"] = memory(args, w)
+        out["checkpointing"] = checkpointing(args, w, clock, np, mdl)
+    print(json.dumps(out))
 
 
-def _torch_chain(torch, length, shape, device):
+def _torch_chain(length, shape, device):
+    import numpy as np
+    import torch
+    import workloads as w
     x = torch.tensor(np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32), device=device,
                      requires_grad=True)
     y = x
     for i in range(length):
         y = torch.sin(y) if i % 2 == 0 else y * w.CHAIN_SCALE
     return y.sum()
-
-
-def lenet(args, clock, torch, rounds):
-    impls = {"minidl": w.lenet_step(128, args.device)}
-    if torch is not None:
-        impls["PyTorch"] = w.torch_lenet_step(128, args.device)
-    return [("LeNet-5 training step, batch 128", interleaved(clock, impls, max(3, rounds // 3), 3), "ms")]
 
 
 def peak_step_memory(step):
@@ -146,15 +144,14 @@ def peak_step_memory(step):
     return peak
 
 
-def memory(args):
-    """Peak memory of one step (minidl / hand-written) and minidl's growth over many steps."""
+def memory(args, w):
+    """Peak memory of one step (minidl / floor) and minidl's growth over many steps."""
     results = {}
     for batch in (32, 128, 1024):
-        ours = peak_step_memory(w.MinidlSeedStep(batch))
-        floor = peak_step_memory(w.NumpySeedStep(batch))
-        results[f"batch {batch}"] = {"minidl_bytes": ours, "hand_written_bytes": floor, "ratio": ours / floor}
+        ours, floor = peak_step_memory(w.MinidlSeedStep(batch)), peak_step_memory(w.NumpySeedStep(batch))
+        results[f"batch {batch}"] = {"minidl_bytes": ours, "floor_bytes": floor, "ratio": ours / floor}
     step, steps = w.MinidlSeedStep(32), 1000 if args.quick else 10_000
-    tracemalloc.start()  # traced from the start, so the live state of the last step is counted both times
+    tracemalloc.start()
     for _ in range(100):
         step()
     gc.collect()
@@ -168,76 +165,89 @@ def memory(args):
     return results
 
 
-def checkpointing(args, clock):
+def checkpointing(args, w, clock, np, mdl):
     """Deep MLP (32 x Linear(1024)+ReLU, batch 256): time per step and memory held for backward."""
     depth, width, batch = (8, 256, 64) if args.quick else (32, 1024, 256)
-    model = w.deep_mlp(depth, width).to(args.device)
-    x = mdl.tensor(np.random.default_rng(0).standard_normal((batch, width)).astype(np.float32), device=args.device)
+    model = w.deep_mlp(depth, width)
+    x = mdl.tensor(np.random.default_rng(0).standard_normal((batch, width)).astype(np.float32))
     segments = round((2 * depth) ** 0.5)
-
     times = interleaved(clock, {"plain": lambda: w.checkpoint_step(model, x, 0),
                                 "checkpointed": lambda: w.checkpoint_step(model, x, segments)},
                         max(3, args.rounds // 5), 2)
     result = {"depth": depth, "width": width, "batch": batch, "segments": segments}
     for name, n_segments in (("plain", 0), ("checkpointed", segments)):
         held, peak = w.held_for_backward(model, x, n_segments)
-        result[name] = {"seconds": times[name], "held_bytes": held, "forward_peak_bytes": peak}
+        result[name] = {"seconds": times[name]["seconds"], "held_bytes": held, "forward_peak_bytes": peak}
     return result
 
 
-def table(rows):
-    names = ["hand-written", "minidl", "PyTorch"]
-    present = [n for n in names if any(n in times for _, times, _ in rows)]
-    lines = ["| workload | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
-    for label, times, unit in rows:
-        scale = 1e3 if unit == "ms" else 1e6
-        base = times.get("hand-written")
+# -- the parent: run the workers, print the table -------------------------------------------------
+
+def run_worker(kind, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--device", args.device,
+           "--rounds", str(args.rounds)] + (["--quick"] if args.quick else [])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: the {kind} worker failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(results):
+    kinds = list(results)
+    head = "| workload | " + " | ".join(f"{k} (x floor)" for k in kinds) + " |"
+    lines = [head, "|---" * (len(kinds) + 1) + "|"]
+    for workload in [k for k in results["minidl"] if k not in ("inputs", "memory", "checkpointing")]:
         cells = []
-        for name in present:
-            if name not in times:
-                cells.append("-")
-                continue
-            ratio = f" ({times[name] / base:.2f}x)" if base else ""
-            cells.append(f"{times[name] * scale:.3g} {unit}{ratio}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for kind in kinds:
+            t = results[kind][workload][kind]
+            seconds = t.get("per_node", t["seconds"])
+            unit, scale = ("us per node", 1e6) if "per_node" in t else ("ms", 1e3)
+            ratio = f" ({t['ratio']:.2f}x)" if "ratio" in t and not workload.startswith("LeNet") else ""
+            cells.append(f"{seconds * scale:.3g} {unit}{ratio}")
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main():
     args = parse_args()
-    try:
-        backend, args.device = backends.resolve(args.device)
-    except (backends.DeviceUnavailableError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    xp = backend.xp
-    torch = torch_or_none(args)
-    rounds = 3 if args.quick else args.rounds
-    clock = Clock(args.device, torch)
-    print(f"minidl {mdl.__version__}, numpy {np.__version__}"
-          f"{', torch ' + torch.__version__ if torch else ''}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores; device {args.device}; {rounds} rounds\n")
-    rows = seed_steps(args, clock, xp, torch, rounds) + chain_backward(args, clock, xp, torch, rounds)
-    rows += lenet(args, clock, torch, rounds)
-    print(table(rows))
-    results = {"device": args.device, "rows": [{"workload": r[0], "unit": r[2], "seconds": r[1]} for r in rows]}
-    if args.device == "cpu":
-        mem = memory(args)
-        print("\npeak memory of one training step (tracemalloc), minidl / hand-written:")
+    if args.worker:
+        return worker(args)
+    kinds = ["minidl"]
+    if not args.no_torch:
+        try:
+            import importlib.util
+            if importlib.util.find_spec("torch") is not None:
+                kinds.append("torch")
+        except ImportError:
+            pass
+    results = {kind: run_worker(kind, args) for kind in kinds}
+    import numpy
+    print(f"numpy {numpy.__version__}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"device {args.device}; {3 if args.quick else args.rounds} rounds; inputs: {results['minidl']['inputs']}\n")
+    print(table(results))
+    lenet = {k: results[k]["LeNet-5 step, batch 128"] for k in kinds}
+    if "torch" in lenet:
+        ours, theirs = lenet["minidl"]["minidl"]["seconds"], lenet["torch"]["torch"]["seconds"]
+        drift = lenet["torch"]["floor"]["seconds"] / lenet["minidl"]["floor"]["seconds"]
+        print(f"\nLeNet-5: minidl / PyTorch = {ours / theirs:.2f} (the two processes' floors differ by "
+              f"{abs(drift - 1) * 100:.0f}%; the ratio of LeNet to floor is {lenet['minidl']['minidl']['ratio']:.2f} "
+              f"for minidl and {lenet['torch']['torch']['ratio']:.2f} for PyTorch)")
+    mem = results["minidl"].get("memory")
+    if mem:
+        print("\npeak memory of one training step (tracemalloc), minidl / floor:")
         for key, m in mem.items():
             if key != "growth":
-                print(f"  {key}: {m['minidl_bytes'] / 2**20:.2f} MiB / {m['hand_written_bytes'] / 2**20:.2f} MiB "
+                print(f"  {key}: {m['minidl_bytes'] / 2**20:.2f} MiB / {m['floor_bytes'] / 2**20:.2f} MiB "
                       f"= {m['ratio']:.2f}x")
         print(f"memory growth over {mem['growth']['steps']:,} minidl steps: {mem['growth']['bytes']:,} bytes")
-        ckpt = checkpointing(args, clock)
-        plain, ck = ckpt["plain"], ckpt["checkpointed"]
-        print(f"\ncheckpoint_sequential, {ckpt['depth']} x (Linear({ckpt['width']}) + ReLU), batch {ckpt['batch']}, "
-              f"{ckpt['segments']} segments:\n"
+        ck = results["minidl"]["checkpointing"]
+        plain, cp = ck["plain"], ck["checkpointed"]
+        print(f"\ncheckpoint_sequential, {ck['depth']} x (Linear({ck['width']}) + ReLU), batch {ck['batch']}, "
+              f"{ck['segments']} segments:\n"
               f"  activations held for backward: {plain['held_bytes'] / 2**20:.1f} MiB plain, "
-              f"{ck['held_bytes'] / 2**20:.1f} MiB checkpointed ({plain['held_bytes'] / ck['held_bytes']:.1f}x less)\n"
-              f"  time per training step: {plain['seconds'] * 1e3:.0f} ms plain, {ck['seconds'] * 1e3:.0f} ms "
-              f"checkpointed ({ck['seconds'] / plain['seconds']:.2f}x)")
-        results.update(memory=mem, checkpointing=ckpt)
+              f"{cp['held_bytes'] / 2**20:.1f} MiB checkpointed ({plain['held_bytes'] / cp['held_bytes']:.1f}x less)\n"
+              f"  time per training step: {plain['seconds'] * 1e3:.0f} ms plain, {cp['seconds'] * 1e3:.0f} ms "
+              f"checkpointed ({cp['seconds'] / plain['seconds']:.2f}x)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

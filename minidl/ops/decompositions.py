@@ -127,15 +127,14 @@ def solve(A, B, *, left=True):
     batch dimensions broadcast. A singular A raises.
     """
     _check_square("solve", A)
-    if not left:
-        if B.ndim < 2:
-            raise ValueError(f"solve: left=False needs B to be a matrix or a batch of them, got shape {tuple(B.shape)}")
-        return swapaxes(solve(swapaxes(A), swapaxes(B)))  # X A = B is A^T X^T = B^T
-    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-    rows = B.shape[-1] if vector else (B.shape[-2] if B.ndim >= 2 else None)
-    if rows != A.shape[-1]:
+    vector = left and (B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])))
+    rows = B.shape[-1] if vector or not left else (B.shape[-2] if B.ndim >= 2 else None)
+    if B.ndim < (1 if left else 2) or rows != A.shape[-1]:
         raise ValueError(f"solve: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not match; B needs "
-                         f"{A.shape[-1]} rows (or, as a batch of vectors, A's shape without its last dimension)")
+                         f"{A.shape[-1]} rows ({A.shape[-1]} columns with left=False; as a batch of vectors, A's shape "
+                         "without its last dimension)")
+    if not left:  # X A = B is A^T X^T = B^T
+        return swapaxes(_solve(swapaxes(A), swapaxes(B)))
     return squeeze(_solve(A, unsqueeze(B, -1)), -1) if vector else _solve(A, B)
 
 

@@ -88,16 +88,19 @@ _LETTERS = string.ascii_uppercase + string.ascii_lowercase  # NumPy's sublist in
 @primitive
 def _einsum(spec, *operands):
     """``numpy.einsum`` of ``spec = (inputs, output, sizes)``, generalised so that its VJPs are einsums
-    too: an output letter may repeat (a diagonal, zero elsewhere) or be absent from the inputs (the
-    result broadcast along it; its length is in ``sizes``, a tuple of (letter, length) pairs)."""
+    too: an output letter may repeat (a diagonal, zero elsewhere), and ``sizes``, (letter, length)
+    pairs, may ask for a length the inputs do not give it (the result broadcast along that letter,
+    also one absent from the inputs)."""
     inputs, output, sizes = spec
     xp = namespace(next(a for a in operands if hasattr(a, "shape")))
     present = set("".join(inputs))
     core = "".join(dict.fromkeys(c for c in output if c in present))
     out = xp.einsum(",".join(inputs) + "->" + core, *operands, optimize=len(operands) > 1)
-    if core == output:
+    length = dict(zip(core, out.shape))
+    wide = {c: n for c, n in sizes if c not in present or length[c] != n}  # absent, or broadcast from length 1
+    if core == output and not wide:
         return out
-    length = dict(sizes, **dict(zip(core, out.shape)))
+    length.update(wide)
     fresh = iter(c for c in _LETTERS if c not in output)
     terms, factors, renamed = [core], [out], []
     for i, c in enumerate(output):
@@ -107,20 +110,18 @@ def _einsum(spec, *operands):
             factors.append(xp.eye(length[c], dtype=out.dtype))
         else:
             renamed.append(c)
-            if c not in present:  # a letter no input has: broadcast, through a vector of ones
+            if c in wide:  # broadcast along c, through a vector of ones
                 terms.append(c)
                 factors.append(xp.ones(length[c], dtype=out.dtype))
     return xp.einsum(",".join(terms) + "->" + "".join(renamed), *factors)
 
 
 def _einsum_vjp(argnum, g, ans, spec, *operands):
-    """The einsum of ``g`` with the other operands into operand ``argnum - 1``'s subscripts."""
+    """The einsum of ``g`` with the other operands into operand ``argnum - 1``'s subscripts, at its lengths."""
     inputs, output, _ = spec
     k = argnum - 1
-    others = inputs[:k] + inputs[k + 1:]
-    available = set(output).union(*others)
-    lengths = dict((c, n) for c, n in zip(inputs[k], operands[k].shape) if c not in available)
-    return _einsum(((output,) + others, inputs[k], tuple(lengths.items())), g, *operands[:k], *operands[k + 1:])
+    lengths = tuple(dict(zip(inputs[k], operands[k].shape)).items())
+    return _einsum(((output,) + inputs[:k] + inputs[k + 1:], inputs[k], lengths), g, *operands[:k], *operands[k + 1:])
 
 
 defvjp_argnum(_einsum, _einsum_vjp)

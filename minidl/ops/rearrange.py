@@ -171,7 +171,8 @@ def _torch_pieces(x, sizes, axis):
             raise ValueError(f"split: the piece size must be positive, got {sizes}")
         sizes = [min(sizes, n - start) for start in range(0, n, sizes)] or [0]
     elif any(s < 0 for s in sizes) or sum(sizes) != n:
-        raise ValueError(f"split: sizes {list(sizes)} must be non-negative and sum to the {n} elements along dim {axis}")
+        raise ValueError(f"split: sizes {list(sizes)} must be non-negative and sum to the {n} elements "
+                         f"along dim {axis}")
     starts = [0]
     for s in sizes:
         starts.append(starts[-1] + s)
@@ -200,7 +201,9 @@ def chunk(x, chunks, dim=0):
     if int(chunks) <= 0:
         raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
     n = x.shape[dim]
-    return split(x, max(-(-n // int(chunks)), 1), dim=dim)
+    if n == 0:
+        return (x,) * int(chunks)  # as PyTorch: that many empty pieces
+    return split(x, -(-n // int(chunks)), dim=dim)
 
 
 # -- triangles ---------------------------------------------------------------------------------

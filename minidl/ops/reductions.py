@@ -118,7 +118,8 @@ def _pair_products(x, g, axis=None):
     return xp.where(zeros == 0, none, xp.where(zeros == 1, one, xp.where(zeros == 2, two, 0)))
 
 
-defvjp(_prod, lambda g, ans, x, axis=None, keepdims=False: spread(g, x.shape, axis, keepdims) * _others_product(x, axis))
+defvjp(_prod, lambda g, ans, x, axis=None, keepdims=False:
+       spread(g, x.shape, axis, keepdims) * _others_product(x, axis))
 defvjp(_others_product, lambda g, ans, x, axis=None: _pair_products(x, g, axis))
 # linear in g, with _others_product's symmetric Jacobian; the derivative in x, a third derivative of
 # prod, is not provided (asking for it raises, naming the argument)

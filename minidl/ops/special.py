@@ -7,7 +7,7 @@ import math
 
 from ..autograd import defvjp, primitive
 from ..backends import namespace
-from .elementwise import sigmoid, sqrt, where
+from .elementwise import abs, exp, minimum, sqrt, where  # noqa: A004 - minidl's abs, on tensors
 
 
 def _namespace(*args):
@@ -120,5 +120,12 @@ def logaddexp(x, y):
     return _namespace(x, y).logaddexp(x, y)
 
 
-defvjp(softplus, lambda g, ans, x, beta=1.0, threshold=20.0: g * where(x * beta > threshold, 1, sigmoid(x * beta)))
-defvjp(logaddexp, lambda g, ans, x, y: g * sigmoid(x - y), lambda g, ans, x, y: g * sigmoid(y - x))
+def _logistic(z):
+    """sigmoid(z) as exp(min(z, 0) - log(1 + exp(-|z|))): full relative precision in both tails (the
+    gradients of softplus and logaddexp there), 0 and 1 at -inf and inf; written with ops, so the
+    second derivatives follow."""
+    return exp(minimum(z, 0) - log1p(exp(-abs(z))))
+
+
+defvjp(softplus, lambda g, ans, x, beta=1.0, threshold=20.0: g * where(x * beta > threshold, 1, _logistic(x * beta)))
+defvjp(logaddexp, lambda g, ans, x, y: g * _logistic(x - y), lambda g, ans, x, y: g * _logistic(y - x))

@@ -226,3 +226,13 @@ def test_linalg_norm_parity_with_pytorch(torch, ord_, dim):
 def test_top_level_norm_parity_with_pytorch(torch, args, kwargs):
     torch_parity(torch, lambda x: mdl.norm(x, *args, **kwargs), lambda x: torch.norm(x, *args, **kwargs),
                  [rng.standard_normal((4, 3))])
+
+
+def test_pytorchs_top_level_names_and_methods():
+    a = well_conditioned(3, 3)
+    np.testing.assert_allclose(a.inverse().numpy(), np.linalg.inv(a.numpy()))
+    np.testing.assert_allclose(mdl.inverse(a).numpy(), np.linalg.inv(a.numpy()))
+    assert a.det().item() == pytest.approx(np.linalg.det(a.numpy())) == mdl.det(a).item()
+    sign, logabsdet = a.slogdet()
+    assert sign.item() * math.exp(logabsdet.item()) == pytest.approx(np.linalg.det(a.numpy()))
+    assert mdl.slogdet(a).sign.item() == sign.item()

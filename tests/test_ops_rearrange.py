@@ -188,6 +188,10 @@ def test_take_along_axis_broadcasts_the_index_as_numpy():
     index = np.array([[1, 0, 3]])
     np.testing.assert_array_equal(mdl.take_along_axis(x, index, axis=1).numpy(),
                                   np.take_along_axis(x.numpy(), index, axis=1))
+    row = t((1, 4))
+    np.testing.assert_array_equal(mdl.take_along_axis(row, np.array([[1], [3], [3]]), 1).numpy(),
+                                  np.take_along_axis(row.numpy(), np.array([[1], [3], [3]]), 1))
+    assert mdl.gradcheck(lambda r: mdl.take_along_axis(r, np.array([[1], [3], [3]]), 1) ** 2, (row,))
     flat = np.array([5, 0, 11, 5])
     np.testing.assert_array_equal(mdl.take_along_axis(x, flat, axis=None).numpy(),
                                   np.take_along_axis(x.numpy(), flat, axis=None))

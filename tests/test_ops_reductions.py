@@ -101,6 +101,25 @@ def test_std_numpy_dialect_and_gradients(shape):
     assert mdl.gradcheck(lambda x: mdl.std(x, axis=-1, keepdims=True), (x,))
 
 
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape, axis, ddof", [((3,), None, 0), ((3, 4), None, 1), ((1, 3), None, 1),
+                                               ((3, 4), None, 2), ((1, 3), 1, 2), ((3, 4), 1, 0)], ids=str)
+def test_std_with_ddof_as_numpy(shape, axis, ddof, keepdims):
+    x = t(shape)
+    f = lambda x: mdl.std(x, axis=axis, ddof=ddof, keepdims=keepdims)  # noqa: E731
+    np.testing.assert_allclose(f(x).numpy(), np.std(x.numpy(), axis=axis, ddof=ddof, keepdims=keepdims))
+    assert mdl.gradcheck(f, (x,))
+
+
+def test_std_refuses_a_mix_of_dialects():
+    x = t((3, 4))
+    with pytest.raises(TypeError, match="mix of NumPy"):
+        mdl.std(x, axis=0, keepdim=True)
+    with pytest.raises(TypeError, match="unbiased= is PyTorch's"):
+        mdl.std(x, axis=0, unbiased=True)
+    np.testing.assert_allclose(mdl.std(x, axis=0, correction=1).numpy(), np.std(x.numpy(), 0, ddof=1))
+
+
 def test_std_is_unbiased_as_pytorch_without_numpy_keywords():
     x = t((3, 4))
     data = x.numpy()

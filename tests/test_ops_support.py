@@ -2,6 +2,7 @@
 import numpy as np
 
 import minidl as mdl
+from test_gradients import second_order  # noqa: F401 - one helper for every gradient test
 
 rng = np.random.default_rng(7)
 
@@ -28,17 +29,6 @@ def spd(*shape):
     a = rng.standard_normal(shape)
     return mdl.tensor(a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1]), dtype="float64",
                       requires_grad=True)
-
-
-def second_order(f):
-    """A scalar function of the inputs whose gradient is f's second derivative, projected."""
-    def first_derivative_projected(*xs):
-        out = f(*xs)
-        v = mdl.tensor(np.cos(np.arange(out.numel())).reshape(out.shape), dtype="float64")
-        grads = mdl.grad(lambda *ys: (f(*ys) * v).sum(), argnums=tuple(range(len(xs))))(*xs)
-        w = [mdl.tensor(np.sin(np.arange(g.numel()) + 1.0).reshape(g.shape), dtype="float64") for g in grads]
-        return sum((g * wi).sum() for g, wi in zip(grads, w))
-    return first_derivative_projected
 
 
 def check_both_orders(f, inputs, **tolerances):

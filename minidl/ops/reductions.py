@@ -292,12 +292,13 @@ def var(x, *args, ddof=None, correction=None, unbiased=None, **kwargs):
     PyTorch's positional forms ``var(x, unbiased)`` and ``var(x, dim, unbiased, keepdim)`` work too."""
     args, unbiased = _torch_positional(args, unbiased)
     axis, keepdims, pytorch = dialect(args, kwargs)
-    if ddof is not None:
-        pytorch = False
-    if pytorch:
-        correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
-    else:
-        correction = ddof or 0
+    if ddof is not None or not pytorch:
+        if unbiased is not None or (ddof is not None and correction is not None):
+            raise TypeError("var/std: unbiased= is PyTorch's, and ddof= and correction= say the same: with NumPy's "
+                            "axis=/keepdims=/ddof= give one of ddof= or correction=")
+        correction = ddof if ddof is not None else (correction or 0)
+    elif correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
     d = x - _mean(x, axis, True)
     return _sum(d * d, axis, keepdims) / (_count(x.shape, axis) - correction)
 

@@ -158,8 +158,8 @@ def index(x, key):
 
 def _along_axis(x, raw, axis, sizes):
     """``x`` at the integer array ``raw`` along ``axis`` and at positions ``0..sizes[d]-1`` along each
-    other axis d: one ``getitem`` with an integer array per axis, whose gradient scatters back
-    (adding repeated indices) through ``untake``."""
+    other axis d (broadcast with ``raw``): one ``getitem`` with an integer array per axis, whose
+    gradient scatters back (adding repeated indices) through ``untake``."""
     xp = namespace(raw)
     grid = []
     for d, n in enumerate(sizes):
@@ -186,10 +186,7 @@ def take_along_axis(x, indices, axis=-1):
     if axis is None:
         x, axis = flatten(x), 0
     raw = _integer_index("take_along_axis", x, indices, "axis")
-    axis %= x.ndim
-    sizes = [max(n, m) if n == 1 or m == 1 else n for n, m in zip(x.shape, raw.shape)]
-    sizes[axis] = raw.shape[axis]
-    return _along_axis(x, raw, axis, sizes)
+    return _along_axis(x, raw, axis % x.ndim, x.shape)  # the index arrays broadcast against each other
 
 
 def gather(x, dim, index, *, sparse_grad=False):

@@ -51,6 +51,7 @@ defvjp(log10, lambda g, ans, x: g / (x * math.log(10)))
 
 @primitive
 def tan(x):
+    """The tangent (of radians)."""
     return namespace(x).tan(x)
 
 
@@ -80,11 +81,13 @@ def arctan2(y, x):
 
 @primitive
 def sinh(x):
+    """The hyperbolic sine."""
     return namespace(x).sinh(x)
 
 
 @primitive
 def cosh(x):
+    """The hyperbolic cosine."""
     return namespace(x).cosh(x)
 
 

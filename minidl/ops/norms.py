@@ -45,7 +45,7 @@ def _vector_norm_vjp(g, ans, x, ord, axis, keepdims):  # noqa: A002
     if ord == 0:
         return g * 0
     if math.isinf(ord):
-        hits = abs(x) == norm
+        hits = (abs(x) == norm).astype(x.dtype)
         return g * sign(x) * hits / reductions.sum(hits, axis, True)
     scaled = sign(x) * power(where(x == 0, 1, abs(x)), ord - 1)
     return scaled * where(norm == 0, 0, g / power(where(norm == 0, 1, norm), ord - 1))

@@ -97,7 +97,7 @@ def _einsum(spec, *operands):
     core = "".join(dict.fromkeys(c for c in output if c in present))
     out = xp.einsum(",".join(inputs) + "->" + core, *operands, optimize=len(operands) > 1)
     length = dict(zip(core, out.shape))
-    wide = {c: n for c, n in sizes if c not in present or length[c] != n}  # absent, or broadcast from length 1
+    wide = {c: n for c, n in sizes if c not in present or length[c] < n}  # absent, or broadcast from length 1
     if core == output and not wide:
         return out
     length.update(wide)
@@ -195,6 +195,8 @@ def tensordot(a, b, axes=2, *, dims=None):
     remaining axes, then b's."""
     axes = axes if dims is None else dims
     na, nb = getattr(a, "ndim", 0), getattr(b, "ndim", 0)
+    if getattr(axes, "ndim", None) == 0:  # a NumPy integer or a one-element tensor
+        axes = int(axes)
     if isinstance(axes, int):
         if not 0 <= axes <= min(na, nb):
             raise ValueError(f"tensordot: axes={axes} for operands of {na} and {nb} dimensions")

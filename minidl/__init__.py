@@ -19,6 +19,7 @@ from .ops import *  # noqa: F401,F403 - the differentiable functions are minidl'
 from .anomaly import AnomalyError
 from .serialization import CheckpointError, load, save
 from . import autograd, engine  # noqa: F401 - mdl.autograd.grad as torch.autograd.grad
+from . import linalg  # noqa: F401 - mdl.linalg.inv, ... as torch.linalg and numpy.linalg
 
 from . import data, nn, optim, zoo  # noqa: E402 - built on the names above
 

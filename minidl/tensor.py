@@ -332,6 +332,23 @@ class Tensor:
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
     def clone(self): return ops.clone(self)
+    def log1p(self): return ops.log1p(self)
+    def expm1(self): return ops.expm1(self)
+    def log2(self): return ops.log2(self)
+    def log10(self): return ops.log10(self)
+    def tan(self): return ops.tan(self)
+    def arcsin(self): return ops.arcsin(self)
+    def arccos(self): return ops.arccos(self)
+    def arctan(self): return ops.arctan(self)
+    def arctan2(self, other): return ops.arctan2(self, other)
+    asin, acos, atan, atan2 = arcsin, arccos, arctan, arctan2
+    def sinh(self): return ops.sinh(self)
+    def cosh(self): return ops.cosh(self)
+    def erf(self): return ops.erf(self)
+    def logaddexp(self, other): return ops.logaddexp(self, other)
+    def floor(self): return ops.floor(self)
+    def ceil(self): return ops.ceil(self)
+    def round(self, decimals=0): return ops.round(self, decimals)
 
     # -- reductions: PyTorch's dim/keepdim or NumPy's axis/keepdims pick the dialect (api.md) --
     def sum(self, *args, **kw): return ops.sum(self, *args, **kw)
@@ -344,6 +361,13 @@ class Tensor:
     def logsumexp(self, *args, **kw): return ops.logsumexp(self, *args, **kw)
     def softmax(self, *args, **kw): return ops.softmax(self, *args, **kw)
     def log_softmax(self, *args, **kw): return ops.log_softmax(self, *args, **kw)
+    def prod(self, *args, **kw): return ops.prod(self, *args, **kw)
+    def cumsum(self, *args, **kw): return ops.cumsum(self, *args, **kw)
+    def std(self, *args, **kw): return ops.std(self, *args, **kw)
+    def norm(self, *args, **kw): return ops.norm(self, *args, **kw)
+    def sort(self, *args, **kw): return ops.sort(self, *args, **kw)
+    def argsort(self, *args, **kw): return ops.argsort(self, *args, **kw)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)  # noqa: A002
 
     # -- shape ------------------------------------------------------------------------
     def matmul(self, other): return ops.matmul(self, other)
@@ -361,6 +385,23 @@ class Tensor:
     def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
     def contiguous(self): return self
+    def gather(self, dim, index): return ops.gather(self, dim, index)
+    def tril(self, diagonal=0): return ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return ops.triu(self, diagonal)
+    def flip(self, *dims, **kw): return ops.flip(self, dims[0] if len(dims) == 1 else dims or None, **kw)
+    def roll(self, *args, **kw): return ops.roll(self, *args, **kw)
+    def repeat(self, *sizes): return ops.rearrange.repeat_as_tiles(self, *sizes)  # PyTorch's: tiles (api.md)
+    def repeat_interleave(self, repeats, dim=None): return ops.repeat_interleave(self, repeats, dim)
+    def tile(self, *dims): return ops.tile(self, dims[0] if len(dims) == 1 else dims)
+    def split(self, *args, **kw): return ops.split(self, *args, **kw)
+    def chunk(self, chunks, dim=0): return ops.chunk(self, chunks, dim)
+
+    # -- linear algebra ----------------------------------------------------------------
+    def dot(self, other): return ops.dot(self, other)
+    def outer(self, other): return ops.outer(self, other)
+    def det(self): return ops.det(self)
+    def slogdet(self): return ops.slogdet(self)
+    def inverse(self): return ops.inverse(self)
 
 
 def device_and_dtype(args: tuple, device: Any = None, dtype: DTypeLike = None) -> tuple:

@@ -1,25 +1,35 @@
 """minidl's differentiable ops, one module per family; ``minidl`` re-exports them (``mdl.exp``)."""
 from . import inplace
 from .conversion import astype, clone, detach, identity, to_device
-from .elementwise import (abs, add, clip, cos, divide, equal, erf, exp, floor_divide, greater, greater_equal,
-                          isfinite, less, less_equal, log, logical_and, logical_not, logical_or, logical_xor,
-                          maximum, minimum, multiply, negative, not_equal, power, relu, remainder, sigmoid,
-                          sign, sin, sqrt, square, subtract, tanh, where)
-from .linalg import linear, matmul
+from .decompositions import det, slogdet
+from .decompositions import inv as inverse
+from .elementwise import (abs, add, ceil, clip, cos, divide, equal, erf, exp, floor, floor_divide, greater,
+                          greater_equal, isfinite, less, less_equal, log, logical_and, logical_not, logical_or,
+                          logical_xor, maximum, minimum, multiply, negative, not_equal, power, relu, remainder,
+                          round, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
+from .linalg import dot, einsum, linear, matmul, outer, tensordot
 from .nn_kernels import col2im, cross_entropy, im2col, one_hot
-from .reductions import (all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, sum,
-                         var)
-from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, index, pad, permute,
+from .norms import norm
+from .rearrange import chunk, flip, repeat, repeat_interleave, roll, split, tile, tril, triu
+from .reductions import (all, any, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
+                         std, sum, var)
+from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, gather, index, pad, permute,
                     reshape, squeeze, stack, sum_to_shape, swapaxes, take_along_axis, transpose, unsqueeze)
+from .sorting import argsort, sort, topk
+from .special import (acos, arccos, arcsin, arctan, arctan2, asin, atan, atan2, cosh, expm1, log1p, log2, log10,
+                      logaddexp, sinh, softplus, tan)
 
 __all__ = [
-    "abs", "add", "all", "any", "argmax", "argmin", "astype", "broadcast_to", "cat", "clip", "clone",
-    "col2im", "concatenate", "cos", "cross_entropy", "detach", "divide", "equal", "erf", "exp", "expand",
-    "expand_dims", "flatten", "floor_divide", "greater", "greater_equal", "identity", "im2col", "index",
-    "isfinite", "less", "less_equal", "linear", "log", "log_softmax", "logical_and", "logical_not",
-    "logical_or", "logical_xor", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "multiply", "negative", "not_equal", "one_hot", "pad", "permute", "power", "relu", "remainder",
-    "reshape", "sigmoid", "sign", "sin", "softmax", "sqrt", "square", "squeeze", "stack", "subtract", "sum",
-    "sum_to_shape", "swapaxes", "take_along_axis", "tanh", "to_device", "transpose", "unsqueeze", "var",
-    "where",
+    "abs", "acos", "add", "all", "any", "arccos", "arcsin", "arctan", "arctan2", "argmax", "argmin", "argsort",
+    "asin", "astype", "atan", "atan2", "broadcast_to", "cat", "ceil", "chunk", "clip", "clone", "col2im",
+    "concatenate", "cos", "cosh", "cross_entropy", "cumsum", "det", "detach", "divide", "dot", "einsum", "equal",
+    "erf", "exp", "expand", "expand_dims", "expm1", "flatten", "flip", "floor", "floor_divide", "gather",
+    "greater", "greater_equal", "identity", "im2col", "index", "inverse", "isfinite", "less", "less_equal",
+    "linear", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp", "logical_and", "logical_not",
+    "logical_or", "logical_xor", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply",
+    "negative", "norm", "not_equal", "one_hot", "outer", "pad", "permute", "power", "prod", "relu", "remainder",
+    "repeat", "repeat_interleave", "reshape", "roll", "round", "sigmoid", "sign", "sin", "sinh", "slogdet",
+    "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "subtract", "sum",
+    "sum_to_shape", "swapaxes", "take_along_axis", "tan", "tanh", "tensordot", "tile", "to_device", "topk",
+    "transpose", "tril", "triu", "unsqueeze", "var", "where",
 ]

@@ -215,13 +215,42 @@ defvjp(clip, _clip_vjp,
        lambda g, ans, x, min=None, max=None: where(x < min, g, 0),  # noqa: A002 - a tensor bound's own gradient
        lambda g, ans, x, min=None, max=None: where(x > max, g, 0))  # noqa: A002
 
+# -- piecewise constant: a zero gradient, as PyTorch's ------------------------------
+
+
 @primitive
 def sign(x):
     """-1, 0 or 1 by the sign of each element (zero gradient)."""
     return namespace(x).sign(x)
 
 
+def _rounded(x, how):
+    """``xp.floor`` or ``xp.ceil``; integer and bool arrays come back as copies, as PyTorch's (NumPy's give float64)."""
+    return x.copy() if x.dtype.kind in "iub" else getattr(namespace(x), how)(x)
+
+
+@primitive
+def floor(x):
+    """The largest integer not above each element (zero gradient, as PyTorch's)."""
+    return _rounded(x, "floor")
+
+
+@primitive
+def ceil(x):
+    """The smallest integer not below each element (zero gradient, as PyTorch's)."""
+    return _rounded(x, "ceil")
+
+
+@primitive
+def round(x, decimals=0):  # noqa: A001 - NumPy's and PyTorch's name
+    """Each element rounded to ``decimals`` places, halves to even (NumPy and PyTorch); zero gradient."""
+    return namespace(x).round(x, decimals)
+
+
 defvjp(sign, _zero_gradient)
+defvjp(floor, _zero_gradient)
+defvjp(ceil, _zero_gradient)
+defvjp(round, _zero_gradient)
 
 # -- not differentiable ----------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """Reductions and the softmax family; a call's keywords pick NumPy's or PyTorch's meaning (``dialect``)."""
 import builtins
+import math
 
 from ..autograd import defvjp, nondifferentiable, primitive
 from ..backends import namespace
 from ..broadcasting import broadcast_to
 from ..tensor import Tensor, ValuesIndices
-from .elementwise import exp, maximum, minimum
-from .shape import reshape, squeeze, take_along_axis
+from .conversion import astype
+from .elementwise import exp, maximum, minimum, where
+from .shape import getitem, reshape, squeeze, take_along_axis
 
 
 def _reduced_axes(shape, axis):
@@ -15,8 +17,8 @@ def _reduced_axes(shape, axis):
     return {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
 
 
-def _kept_shape(shape, axis):
-    """``shape`` with a 1 at each reduced axis: where a keepdims result broadcasts back."""
+def kept_shape(shape, axis):
+    """``shape`` with a 1 at each reduced axis: where a keepdims result broadcasts back (for VJPs)."""
     axes = _reduced_axes(shape, axis)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -29,10 +31,10 @@ def _count(shape, axis):
     return total
 
 
-def _spread(g, shape, axis, keepdims):
-    """The reduced gradient ``g`` broadcast back over an input of ``shape``."""
+def spread(g, shape, axis, keepdims):
+    """The reduced gradient ``g`` broadcast back over an input of ``shape`` (for VJPs)."""
     if not keepdims:
-        g = reshape(g, _kept_shape(shape, axis))
+        g = reshape(g, kept_shape(shape, axis))
     return broadcast_to(g, shape)
 
 
@@ -58,15 +60,93 @@ def _min(x, axis=None, keepdims=False):
 
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
     """The gradient goes to the positions of the max (min), shared equally among ties."""
-    shape = _kept_shape(x.shape, axis)
+    shape = kept_shape(x.shape, axis)
     hits = (x == reshape(ans, shape)).astype(x.dtype)
     return reshape(g, shape) * hits / _sum(hits, axis, True)
 
 
-defvjp(_sum, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x.shape, axis, keepdims))
-defvjp(_mean, lambda g, ans, x, axis=None, keepdims=False: _spread(g, x.shape, axis, keepdims) / _count(x.shape, axis))
+defvjp(_sum, lambda g, ans, x, axis=None, keepdims=False: spread(g, x.shape, axis, keepdims))
+defvjp(_mean, lambda g, ans, x, axis=None, keepdims=False: spread(g, x.shape, axis, keepdims) / _count(x.shape, axis))
 defvjp(_max, _extremum_vjp)
 defvjp(_min, _extremum_vjp)
+
+# -- products: where an element is 0, its gradient is the product of the others, never a 0/0 --
+
+
+@primitive
+def _prod(x, axis=None, keepdims=False):
+    return x.prod(axis=axis, keepdims=keepdims)
+
+
+def _zeros_and_nonzero_product(x, axis):
+    """Where ``x`` is 0, how many zeros each slice along ``axis`` has, ``x`` with its zeros replaced
+    by 1, and the product of each slice's nonzero elements (arrays, for the primitives below)."""
+    zero = x == 0
+    nonzero = namespace(x).where(zero, 1, x)
+    return zero, zero.sum(axis=axis, keepdims=True), nonzero, nonzero.prod(axis=axis, keepdims=True)
+
+
+def others_product(x, axis=None):
+    """Each element of the array ``x`` replaced by the product of the other elements of its slice along
+    ``axis``. Divides only by nonzero elements: in a slice with one zero, the zero's entry is the
+    product of the rest and the others are 0, as PyTorch's gradient of ``prod``."""
+    xp = namespace(x)
+    zero, zeros, nonzero, p = _zeros_and_nonzero_product(x, axis)
+    return xp.where(zeros == 0, p / nonzero, xp.where(zero & (zeros == 1), p, 0))
+
+
+_others_product = primitive(others_product)  # the gradient of prod, itself differentiable
+
+
+@primitive
+def _pair_products(x, g, axis=None):
+    """For each j, the sum over i != j of g_i times the product of the elements other than i and j:
+    the VJP of ``_others_product`` (and its JVP, as its Jacobian is symmetric).
+
+    Exact with zeros, by counting them. With none it is (p / x_j)(sum_i g_i / x_i - g_j / x_j);
+    with one zero, at m: p * sum_i g_i / x_i over the nonzero i at m, and g_m p / x_j elsewhere;
+    with two: at each zero, g at the other zero times p; elsewhere, and with more zeros, 0.
+    """
+    xp = namespace(x)
+    zero, zeros, nonzero, p = _zeros_and_nonzero_product(x, axis)
+    g_over_x = xp.where(zero, 0, g / nonzero)
+    total = g_over_x.sum(axis=axis, keepdims=True)
+    g_at_zeros = xp.where(zero, g, 0).sum(axis=axis, keepdims=True)
+    none = p / nonzero * (total - g_over_x)
+    one = xp.where(zero, p * total, g_at_zeros * p / nonzero)
+    two = xp.where(zero, (g_at_zeros - g) * p, 0)
+    return xp.where(zeros == 0, none, xp.where(zeros == 1, one, xp.where(zeros == 2, two, 0)))
+
+
+defvjp(_prod, lambda g, ans, x, axis=None, keepdims=False:
+       spread(g, x.shape, axis, keepdims) * _others_product(x, axis))
+defvjp(_others_product, lambda g, ans, x, axis=None: _pair_products(x, g, axis))
+# linear in g, with _others_product's symmetric Jacobian; the derivative in x, a third derivative of
+# prod, is not provided (asking for it raises, naming the argument)
+defvjp(_pair_products, None, lambda g, ans, x, h, axis=None: _pair_products(x, g, axis))
+
+# -- cumulative sums and the square root of a variance -------------------------------------
+
+
+@primitive
+def _cumsum(x, axis):
+    return namespace(x).cumsum(x, axis=axis)
+
+
+def _reversed(g, axis):
+    return getitem(g, (slice(None),) * (axis % g.ndim) + (slice(None, None, -1),))
+
+
+defvjp(_cumsum, lambda g, ans, x, axis: _reversed(_cumsum(_reversed(g, axis), axis), axis))
+
+
+@primitive
+def _std(variance):
+    """sqrt, with a zero gradient where the result is 0: PyTorch's std of a constant slice."""
+    return namespace(variance).sqrt(variance)
+
+
+defvjp(_std, lambda g, ans, variance: g * 0.5 / where(ans == 0, math.inf, ans))
 
 
 @primitive
@@ -95,7 +175,7 @@ def _log_softmax(x, axis=-1):
 
 
 def _logsumexp_vjp(g, ans, x, axis=None, keepdims=False):
-    shape = _kept_shape(x.shape, axis)
+    shape = kept_shape(x.shape, axis)
     return reshape(g, shape) * exp(x - reshape(ans, shape))
 
 
@@ -194,15 +274,59 @@ def log_softmax(x, *args, **kwargs):
     return _log_softmax(x, -1 if axis is None else axis)
 
 
+def _torch_positional(args, unbiased):
+    """PyTorch's positional forms of var and std, ``(unbiased)`` and ``(dim, unbiased, keepdim)``, as
+    ``((dim, keepdim), unbiased)``."""
+    if args and isinstance(args[0], bool):
+        if len(args) > 1:
+            raise TypeError(f"var/std: after unbiased={args[0]} no more positional arguments, got {args[1:]}")
+        return (), args[0]
+    if len(args) > 1:
+        return (args[0],) + args[2:], args[1]
+    return args, unbiased
+
+
 def var(x, *args, ddof=None, correction=None, unbiased=None, **kwargs):
     """Variance. NumPy's keywords give NumPy's (``ddof=0``); PyTorch's keywords or none give PyTorch's
-    unbiased estimate (``correction=1``; ``unbiased=False`` or ``correction=0`` for the population one)."""
+    unbiased estimate (``correction=1``; ``unbiased=False`` or ``correction=0`` for the population one).
+    PyTorch's positional forms ``var(x, unbiased)`` and ``var(x, dim, unbiased, keepdim)`` work too."""
+    args, unbiased = _torch_positional(args, unbiased)
     axis, keepdims, pytorch = dialect(args, kwargs)
-    if ddof is not None:
-        pytorch = False
-    if pytorch:
-        correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
-    else:
-        correction = ddof or 0
+    if ddof is not None or not pytorch:
+        if unbiased is not None or (ddof is not None and correction is not None):
+            raise TypeError("var/std: unbiased= is PyTorch's, and ddof= and correction= say the same: with NumPy's "
+                            "axis=/keepdims=/ddof= give one of ddof= or correction=")
+        correction = ddof if ddof is not None else (correction or 0)
+    elif correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
     d = x - _mean(x, axis, True)
     return _sum(d * d, axis, keepdims) / (_count(x.shape, axis) - correction)
+
+
+def std(x, *args, **kwargs):
+    """Standard deviation: the square root of ``var`` with the same arguments and dialects (unbiased
+    by default, NumPy's ``ddof=0`` with ``axis=``). Its gradient is 0 where it is 0, as PyTorch's."""
+    return _std(var(x, *args, **kwargs))
+
+
+def prod(x, *args, dtype=None, **kwargs):
+    """Product over ``axis``/``dim`` (all elements by default), after a cast to ``dtype`` if given.
+
+    The gradient of an element is the product of the others in its slice, also where some are 0.
+    """
+    axis, keepdims, _ = dialect(args, kwargs)
+    return _prod(x if dtype is None else astype(x, dtype), axis, keepdims)
+
+
+def cumsum(x, axis=None, dtype=None, *, dim=None):
+    """Running sums along ``axis`` (NumPy) or ``dim`` (PyTorch), after a cast to ``dtype`` if given;
+    of the flattened tensor when neither is given, as NumPy's."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("cumsum: give axis (NumPy) or dim (PyTorch), not both")
+        axis = dim
+    if dtype is not None:
+        x = astype(x, dtype)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return _cumsum(x, axis)

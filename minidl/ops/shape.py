@@ -163,24 +163,55 @@ def index(x, key):
     return getitem(x, index_by_value(key, x.data if isinstance(x, Tensor) else x))
 
 
-def take_along_axis(x, indices, axis):
-    """``numpy.take_along_axis``: the elements of ``x`` at ``indices`` along ``axis``.
-
-    Built on ``getitem`` with one integer array per axis, so its gradient scatters back
-    (adding repeated indices) through ``untake``.
-    """
-    raw = indices.data if isinstance(indices, Tensor) else indices
+def _along_axis(x, raw, axis, sizes):
+    """``x`` at the integer array ``raw`` along ``axis`` and at positions ``0..sizes[d]-1`` along each
+    other axis d (broadcast with ``raw``): one ``getitem`` with an integer array per axis, whose
+    gradient scatters back (adding repeated indices) through ``untake``."""
     xp = namespace(raw)
-    axis %= x.ndim
     grid = []
-    for d in range(x.ndim):
-        if d == axis:
-            grid.append(raw)
-        else:
-            shape = [1] * x.ndim
-            shape[d] = raw.shape[d]
-            grid.append(xp.arange(raw.shape[d]).reshape(shape))
+    for d, n in enumerate(sizes):
+        shape = [1] * len(sizes)
+        shape[d] = n
+        grid.append(raw if d == axis else xp.arange(n).reshape(shape))
     return getitem(x, tuple(grid))
+
+
+def _integer_index(name, x, indices, dim_word):
+    raw = indices.data if isinstance(indices, Tensor) else \
+        namespace(x.data if isinstance(x, Tensor) else x).asarray(indices)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"{name}: the index must be an integer tensor, not {raw.dtype}")
+    if raw.ndim != x.ndim:
+        raise ValueError(f"{name}: the index has {raw.ndim} dimensions and the input {x.ndim} (shape "
+                         f"{tuple(x.shape)}); they must have the same number, as {dim_word} picks along one")
+    return raw
+
+
+def take_along_axis(x, indices, axis=-1):
+    """``numpy.take_along_axis``: the elements of ``x`` at ``indices`` along ``axis``; ``indices``
+    broadcasts against ``x`` in the other axes, and ``axis=None`` takes from the flattened ``x``."""
+    if axis is None:
+        x, axis = flatten(x), 0
+    raw = _integer_index("take_along_axis", x, indices, "axis")
+    return _along_axis(x, raw, axis % x.ndim, x.shape)  # the index arrays broadcast against each other
+
+
+def gather(x, dim, index, *, sparse_grad=False):
+    """PyTorch's ``gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim=0`` (and so on).
+
+    ``index`` has ``x``'s number of dimensions and is no longer than ``x`` in the others (it picks
+    from their first positions, without broadcasting); its values lie in ``[0, x.shape[dim])``.
+    """
+    raw = _integer_index("gather", x, index, "dim")
+    dim %= x.ndim
+    for d, (n, m) in enumerate(zip(x.shape, raw.shape)):
+        if d != dim and m > n:
+            raise ValueError(f"gather: the index of shape {tuple(raw.shape)} is larger than the input of "
+                             f"shape {tuple(x.shape)} in dimension {d}")
+    if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= x.shape[dim]):
+        bad = int(raw.min()) if int(raw.min()) < 0 else int(raw.max())
+        raise IndexError(f"gather: index {bad} is out of bounds for dimension {dim} of size {x.shape[dim]}")
+    return _along_axis(x, raw, dim, raw.shape)
 
 
 # -- joining and padding -----------------------------------------------------------

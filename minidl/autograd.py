@@ -377,20 +377,27 @@ def _spec(prim: Callable) -> Primitive:
 
 
 def _check_convention(spec: Primitive, i: int, vjp: Callable) -> None:
-    """Refuse at registration a VJP that cannot take ``(g, ans, *args)``, HIPS's curried form above all."""
-    code = getattr(vjp, "__code__", None)
-    params = spec.signature.parameters.values()
-    if code is None or code.co_flags & inspect.CO_VARARGS or any(p.kind == p.VAR_POSITIONAL for p in params):
+    """Refuse at registration a VJP that cannot take ``(g, ans, *args)`` for every positional argument the
+    primitive accepts, HIPS autograd's curried form ``lambda ans, x: lambda g: ...`` above all."""
+    fn, bound = (vjp.__func__, 1) if inspect.ismethod(vjp) else (vjp, 0)
+    code = getattr(fn, "__code__", None)
+    if code is None:
         return
-    required = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                   and p.default is p.empty)
-    if code.co_argcount < 2 + required:
-        curried = code.co_argcount == 1 + required
-        raise TypeError(
-            f"defvjp({spec.name}): the VJP for argument {i} takes {code.co_argcount} positional parameters, "
-            f"but minidl calls vjp(g, ans, *args, **kwargs) and uses the adjoint it returns"
-            + ("; this looks like HIPS autograd's curried form `lambda ans, x: lambda g: ...`: write "
-               "`lambda g, ans, x: ...` instead" if curried else ""))
+    names = code.co_varnames[bound:code.co_argcount]
+    convention = (f"minidl calls vjp(g, ans, *args, **kwargs) with the op's positional arguments and uses the "
+                  f"gradient it returns")
+    if names[:1] == ("ans",):
+        raise TypeError(f"defvjp({spec.name}): the VJP for argument {i} starts with `ans`: this looks like HIPS "
+                        f"autograd's curried form `lambda ans, x: lambda g: ...`; {convention}: write "
+                        "`lambda g, ans, x: ...`")
+    params = [p for p in spec.signature.parameters.values()]
+    if code.co_flags & inspect.CO_VARARGS or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(names) < 2 + len(positional):
+        raise TypeError(f"defvjp({spec.name}): the VJP for argument {i} takes {len(names)} positional parameters "
+                        f"({', '.join(names)}), but {spec.name} accepts {len(positional)} ({', '.join(positional)}); "
+                        f"{convention}: take them all (with the same defaults)")
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: Optional[bool] = None,

@@ -14,8 +14,12 @@ from .backends import namespace
 
 @primitive
 def sum_to_shape(x: Any, shape: tuple) -> Any:
-    """Sum ``x`` over the dimensions that broadcasting added, giving ``shape``: the adjoint of broadcasting."""
+    """Sum ``x`` over the dimensions that broadcasting added, giving ``shape``: the adjoint of broadcasting.
+
+    ``shape`` may also have leading ones ``x`` lacks (NumPy writes a (1, 3) value into a row of 3)."""
     lead = x.ndim - len(shape)
+    if lead < 0:
+        return namespace(x).reshape(x, shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     out = x.sum(axis=axes) if axes else x
     return out if out.shape == shape else out.reshape(shape)

@@ -19,6 +19,20 @@ from .modes import switches
 from .saved import ArrayMeta
 from .tensor import Tensor
 
+class Perturbation(Tensor):
+    """A functional transform's own variable: a fresh leaf standing for a plain input.
+
+    While its transform runs (``active``), a transform nested inside that closes over it must record
+    its result (``create_graph="auto"``); once its transform has returned, it is a constant to every
+    other transform, and never a reason to record."""
+
+    __slots__ = ("active",)
+
+    def __init__(self, data: Any, device: str):
+        super().__init__(data, device, requires_grad=True)
+        self.active = True
+
+
 _callbacks = threading.local()  # per thread: a stack of lists, one per running backward pass
 _accumulation = threading.Lock()  # held while a gradient is added into a leaf's .grad
 
@@ -61,6 +75,12 @@ def gradients(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph:
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
+    if not (materialize_grads or allow_unused):  # PyTorch's errors: name what does not require grad
+        for i, t in enumerate(inputs):
+            if not t._requires_grad:
+                raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+        if not any(out._requires_grad for out in outputs):
+            raise RuntimeError("grad: the outputs do not require grad and have no record: nothing to differentiate")
     for t in (*outputs, *inputs):
         if t._view is not None:
             check_view_is_current(t, "grad()")
@@ -140,6 +160,7 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
             (seed.data if isinstance(seed, Tensor) else seed)
         _add(adjoints, root, seed)
     adoptable = set()  # leaves whose one gradient is a new array no one else holds: it can become .grad
+    adopted = set()    # ids of arrays already made some leaf's .grad in this pass
     found = {}
     stack = getattr(_callbacks, "stack", None)
     if stack is None:
@@ -160,8 +181,11 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                     if stop_at_targets:
                         continue
                 if v.__class__ is not Node:
-                    if target_set is None:
-                        _accumulate(v, g, summed or v in adoptable, create)
+                    if target_set is None and v._requires_grad:  # a leaf frozen since the forward pass: skip
+                        own = (summed or v in adoptable) and id(g) not in adopted
+                        if own:
+                            adopted.add(id(g))
+                        _accumulate(v, g, own, create)
                     continue
                 if needed is not None and v not in needed:
                     continue
@@ -188,7 +212,7 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                         gi = gi.data  # a VJP that used minidl's constructors (mdl.ones_like) on raw arrays
                     if anomaly:
                         check_vjp(v, argnum, gi)
-                    if gi.shape != parent.shape:
+                    if getattr(gi, "shape", None) != parent.shape:
                         gi = _reduce_to(gi, parent.shape, v, argnum)
                     if _add(adjoints, parent, gi) and parent.__class__ is not Node and not create \
                             and gi is not g and getattr(gi, "base", 0) is None:
@@ -233,11 +257,25 @@ def _add(adjoints: dict, key: Any, gi: Any) -> bool:
 
 def _reduce_to(gi: Any, shape: tuple, node: Node, argnum: int) -> Any:
     """Sum a gradient over the dimensions broadcasting added; any other mismatch is the VJP's error."""
-    lead = len(gi.shape) - len(shape)
-    if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, gi.shape[lead:])):
+    if not hasattr(gi, "shape"):
+        raise TypeError(f"the VJP of {node.prim.name} for {node.prim.arg_name(argnum)} returned a "
+                        f"{type(gi).__name__}, not an array: minidl calls vjp(g, ans, *args, **kwargs) and uses the "
+                        "gradient it returns (HIPS autograd's curried form lambda ans, x: lambda g: ... does not fit)")
+    if not _broadcasts_to(shape, tuple(gi.shape)):
         raise ValueError(f"the VJP of {node.prim.name} for {node.prim.arg_name(argnum)} returned a gradient of "
                          f"shape {tuple(gi.shape)}, which does not reduce to the argument's shape {shape}")
     return sum_to_shape(gi, shape)
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an argument of ``shape`` broadcasts to ``target`` (leading ones beyond it allowed, as NumPy's
+    assignment allows): then its gradient of shape ``target`` is summed back to ``shape``."""
+    extra = len(shape) - len(target)
+    if extra > 0:
+        if any(n != 1 for n in shape[:extra]):
+            return False
+        shape = shape[extra:]
+    return all(n == m or n == 1 for n, m in zip(shape, target[len(target) - len(shape):]))
 
 
 def _check_versions(node: Node) -> None:
@@ -309,7 +347,7 @@ def _reverse_toposort(roots: Sequence, stop: Optional[set]) -> tuple:
     while stack:
         v = stack.pop()
         if v.__class__ is not Node:
-            foreign = foreign or stop is None or v not in stop
+            foreign = foreign or ((v.__class__ is not Perturbation or v.active) and (stop is None or v not in stop))
             continue
         if stop is not None and v in stop:
             continue

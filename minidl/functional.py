@@ -25,14 +25,39 @@ Argnums = Union[int, Sequence[int]]
 
 
 def _fresh(x: Any, where: str) -> Tensor:
-    """A variable of this transform's own for input ``x``."""
+    """A variable of this transform's own for input ``x``: its identity if recorded, else a fresh leaf."""
     t = x if isinstance(x, Tensor) else as_tensor(x)
     if not dtypes.is_floating(t.dtype):
         raise TypeError(f"{where}: cannot differentiate with respect to an input of dtype {t.dtype}; "
                         "pass a floating-point tensor")
     if t.requires_grad:
         return ops.identity(t)
-    return ops.detach(t).requires_grad_()
+    fresh = engine.Perturbation(t.data, t.device)
+    fresh._version = t._counter()  # it shares t's memory
+    return fresh
+
+
+def _finished(xs: Sequence) -> None:
+    """Mark a returning transform's variables: from now on they are constants to every other transform."""
+    for x in xs:
+        if isinstance(x, engine.Perturbation):
+            x.active = False
+
+
+def _positional(args: tuple, nums: tuple, kwargs: dict, where: str) -> None:
+    if any(i >= len(args) or i < -len(args) for i in nums):
+        given = f"{len(args)} positional argument{'s' * (len(args) != 1)}"
+        raise TypeError(f"{where}: argnums={nums} needs the inputs to differentiate passed positionally, but the "
+                        f"call has {given}" + (f" (and keywords {sorted(kwargs)})" if kwargs else ""))
+
+
+def _check_tangents(primals: tuple, tangents: tuple, where: str) -> None:
+    if len(primals) != len(tangents):
+        raise ValueError(f"{where}: {len(primals)} primals but {len(tangents)} tangents")
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        p_shape, t_shape = tuple(getattr(p, "shape", ())), tuple(getattr(t, "shape", ()))
+        if p_shape != t_shape:
+            raise ValueError(f"{where}: tangent {i} has shape {t_shape}, its primal {p_shape}: they must match")
 
 
 def _create(primals: Sequence, outer_recording: bool) -> Any:
@@ -71,14 +96,18 @@ def value_and_grad(f: Callable, argnums: Argnums = 0) -> Callable:
     nums = _argnums_tuple(argnums)
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple:
+        _positional(args, nums, kwargs, "grad")
         args = list(args)
         create = _create([args[i] for i in nums], is_grad_enabled())
         with enable_grad():
             for i in nums:
                 args[i] = _fresh(args[i], "grad")
-            out = _scalar_output(f(*args, **kwargs), f)
-            grads, recorded = engine.gradients(out, [args[i] for i in nums], create_graph=create,
-                                               materialize_grads=True, stop_at_inputs=True)
+            try:
+                out = _scalar_output(f(*args, **kwargs), f)
+                grads, recorded = engine.gradients(out, [args[i] for i in nums], create_graph=create,
+                                                   materialize_grads=True, stop_at_inputs=True)
+            finally:
+                _finished([args[i] for i in nums])
         return _as_output(out, recorded), grads[0] if isinstance(argnums, int) else grads
 
     return value_and_grad_f
@@ -95,20 +124,34 @@ def grad(f: Callable, argnums: Argnums = 0) -> Callable:
 
 
 def _vjp(f: Callable, primals: Sequence, outer_recording: bool) -> tuple:
-    """``(out, vjp_fn, recorded)``: ``vjp`` and whether its results stay recorded."""
+    """``(out, vjp_fn, recorded)``: ``vjp`` and whether its results stay recorded.
+
+    ``f`` may return a tensor or a tuple of tensors; ``vjp_fn`` then takes one cotangent, or a tuple.
+    """
     create = _create(primals, outer_recording)
     with enable_grad():
         xs = [_fresh(p, "vjp") for p in primals]
-        out = f(*xs)
-    recorded = _recorded(create, out, xs)
+        try:
+            out = f(*xs)
+        except BaseException:
+            _finished(xs)
+            raise
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    if not all(isinstance(o, Tensor) for o in outs):
+        raise TypeError(f"vjp: {getattr(f, '__name__', 'f')} must return a Tensor or a tuple of Tensors")
+    recorded = any(_recorded(create, o, xs) for o in outs)
 
     def vjp_fn(cotangent: Any) -> tuple:
-        cotangent = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent, dtype=out.dtype)
+        cts = list(cotangent) if isinstance(out, (tuple, list)) else [cotangent]
+        if len(cts) != len(outs):
+            raise ValueError(f"vjp_fn: {len(cts)} cotangents for {len(outs)} outputs")
+        cts = [c if isinstance(c, Tensor) else as_tensor(c, dtype=o.dtype) for c, o in zip(cts, outs)]
         with enable_grad():
-            grads, _ = engine.gradients(out, xs, cotangent, retain_graph=True, materialize_grads=True,
-                                        create_graph=recorded or cotangent.requires_grad, stop_at_inputs=True)
+            grads, _ = engine.gradients(outs, xs, cts, retain_graph=True, materialize_grads=True, stop_at_inputs=True,
+                                        create_graph=recorded or any(c.requires_grad for c in cts))
         return grads
 
+    _finished(xs)
     return out, vjp_fn, recorded
 
 
@@ -125,11 +168,14 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
     with respect to ``u`` gives the Jacobian-vector product (the double-VJP trick).
     """
     primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    _check_tangents(primals, tangents, "jvp")
     outer = is_grad_enabled()
     with enable_grad():
         out, vjp_fn, recorded = _vjp(f, primals, outer)
+        if not isinstance(out, Tensor):
+            raise TypeError("jvp: the function must return one Tensor")
+        if not dtypes.is_floating(out.dtype):  # a piecewise-constant output (argmax): its tangent is zero
+            return out, zeros_like(out)
         recorded = recorded or (outer and any(isinstance(t, Tensor) and t.requires_grad for t in tangents))
         u = zeros_like(out, requires_grad=True)
         (tangent_out,), _ = engine.gradients(_inner(vjp_fn(u), tangents), [u], create_graph=recorded,
@@ -139,6 +185,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> Any:
     """The Hessian of scalar ``f`` at ``primals`` times ``tangents`` (reverse over reverse)."""
+    _check_tangents(tuple(primals), tuple(tangents), "hvp")
     nums = tuple(range(len(primals)))
     gradient = grad(f, nums)
 

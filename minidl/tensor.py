@@ -59,7 +59,7 @@ class Tensor:
     or "cuda:0". Make tensors with ``minidl.tensor`` and the other constructors.
     """
 
-    __slots__ = ("data", "device", "grad", "_requires_grad", "_node", "_version", "_view", "_hooks",
+    __slots__ = ("data", "device", "_grad", "_requires_grad", "_node", "_version", "_view", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
     __hash__ = object.__hash__  # __eq__ is elementwise; identity stays the hash
@@ -67,7 +67,7 @@ class Tensor:
     def __init__(self, data: Any, device: str = "cpu", requires_grad: bool = False, _node: Any = None):
         self.data = data
         self.device = device
-        self.grad: Optional[Tensor] = None
+        self._grad: Optional[Tensor] = None
         self._requires_grad = requires_grad or _node is not None
         self._node = _node
         self._version: Optional[VersionCounter] = None  # created when first needed
@@ -83,6 +83,21 @@ class Tensor:
     backend = property(lambda self: backends.resolve(self.device)[0], doc="The Backend computing for this tensor.")
     T = property(lambda self: ops.transpose(self), doc="The tensor with its axes reversed.")
     mT = property(lambda self: ops.swapaxes(self, -1, -2), doc="The last two axes swapped (batched transpose).")
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The gradient accumulated by backward passes (None until the first)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Optional["Tensor"]) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, not {type(value).__name__}")
+            if value.shape != self.shape or value.device != self.device:
+                raise ValueError(f"assigned grad of shape {value.shape} on {value.device} to a tensor of shape "
+                                 f"{self.shape} on {self.device}")
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:

@@ -83,13 +83,16 @@ class Primitive:
             return args, kwargs  # let the call itself raise its usual error
         bound.apply_defaults()
         args, kwargs = bound.args, dict(bound.kwargs)
+        kept = ()
         for key, value in kwargs.items():
             if isinstance(value, Tensor):
                 if value._requires_grad and switches.grad_enabled and self.differentiable:
                     raise TypeError(f"{self.name}: the tensor passed as keyword argument {key!r} requires grad, "
                                     "but only positional arguments are differentiated; pass it positionally")
+                counter = value._version
+                kept += ((value, 0 if counter is None else counter.value, key),)  # version-checked like args
                 kwargs[key] = value.data
-        return args, kwargs
+        return args, kwargs, kept
 
 
 class Node:
@@ -159,8 +162,9 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
 
     @functools.wraps(fun)
     def op(*args, **kwargs):
+        keyword_checks = ()
         if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
-            args, kwargs = prim.bind_keywords(args, kwargs)
+            args, kwargs, keyword_checks = prim.bind_keywords(args, kwargs)
         raw = device = None
         argnums, parents, views, scalars = (), (), False, False
         for i, arg in enumerate(args):
@@ -218,6 +222,8 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                     break
         if argnums and differentiable and switches.grad_enabled:
             record(prim, out, args, raw, kwargs, argnums, parents)
+            if keyword_checks:
+                out._node.checks += keyword_checks
         return out
 
     op.primitive = prim

@@ -187,8 +187,8 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                             adopted.add(id(g))
                         _accumulate(v, g, own, create)
                     continue
-                if needed is not None and v not in needed:
-                    continue
+                if needed is not None and not any(p in needed for p in v.parents):
+                    continue  # not on a path to a target (or a target with nothing wanted behind it)
                 # a node: check what it kept, then send g through each VJP to its parents
                 if v.args is None:
                     raise RuntimeError("trying to backward through the graph a second time: the values it "
@@ -281,10 +281,11 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 def _check_versions(node: Node) -> None:
     """Refuse to use a value the node kept if an in-place write changed it since."""
     for kept, version, position in node.checks:
-        counter = kept if position < 0 else kept._version
+        counter = kept if position == -1 else kept._version
         current = 0 if counter is None else counter.value
         if current != version:
-            what = "its output" if position < 0 else node.prim.arg_name(position)
+            what = ("its output" if position == -1 else f"keyword argument {position!r}" if isinstance(position, str)
+                    else node.prim.arg_name(position))
             raise RuntimeError(
                 f"one of the values needed to compute the gradient of {node.prim.name} ({what}) was modified "
                 f"by an in-place operation after {node.prim.name} used it (version {current}, expected "
@@ -298,7 +299,7 @@ def _inputs_for_create_graph(node: Node) -> tuple:
     write after this pass is caught by the next one); the output gets a tensor sharing its counter.
     """
     args = list(node.args)
-    kept = {position: t for t, _, position in node.checks if position >= 0}
+    kept = {position: t for t, _, position in node.checks if isinstance(position, int) and position >= 0}
     for i, parent in zip(node.argnums, node.parents):
         a = args[i]
         if a is not None and not isinstance(a, ArrayMeta):
@@ -309,7 +310,7 @@ def _inputs_for_create_graph(node: Node) -> tuple:
     ans = node.ans
     if ans is not None and not isinstance(ans, ArrayMeta):
         ans = Tensor(ans, node.device, _node=node)
-        ans._version = next((c for c, _, position in node.checks if position < 0), None)
+        ans._version = next((c for c, _, position in node.checks if position == -1), None)
     return args, ans
 
 

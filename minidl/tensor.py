@@ -387,7 +387,7 @@ class Tensor:
     # -- shape ------------------------------------------------------------------------
     def matmul(self, other): return ops.matmul(self, other)
     def reshape(self, *shape): return ops.reshape(self, *shape)
-    def view(self, *shape): return ops.reshape(self, *shape)
+    def view(self, *shape): return ops.view(self, *shape)
     def view_as(self, other): return ops.reshape(self, other.shape)
     def transpose(self, *dims): return ops.transpose(self, *dims)
     def t(self): return ops.transpose(self) if self.ndim == 2 else self

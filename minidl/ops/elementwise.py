@@ -211,9 +211,18 @@ def _clip_vjp(g, ans, x, min=None, max=None):  # noqa: A002
     return g
 
 
-defvjp(clip, _clip_vjp,
-       lambda g, ans, x, min=None, max=None: where(x < min, g, 0),  # noqa: A002 - a tensor bound's own gradient
-       lambda g, ans, x, min=None, max=None: where(x > max, g, 0))  # noqa: A002
+def _clip_min_vjp(g, ans, x, min=None, max=None):  # noqa: A002
+    """The lower bound's gradient: where it won (x below it), unless the upper bound is below it too."""
+    won = x < min
+    return where(won if max is None else won & (min <= max), g, 0)
+
+
+def _clip_max_vjp(g, ans, x, min=None, max=None):  # noqa: A002
+    """The upper bound's gradient: where it won (x, or a crossed lower bound, above it)."""
+    return where((x > max) if min is None else (maximum(x, min) > max), g, 0)
+
+
+defvjp(clip, _clip_vjp, _clip_min_vjp, _clip_max_vjp)
 
 # -- piecewise constant: a zero gradient, as PyTorch's ------------------------------
 

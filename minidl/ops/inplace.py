@@ -17,6 +17,7 @@ import operator
 from .. import autograd
 from ..autograd import HOST_SCALARS, defvjp, primitive
 from ..backends import namespace
+from ..dtypes import is_floating
 from ..modes import switches
 from ..tensor import Tensor, ViewOf
 from .conversion import to_device
@@ -35,7 +36,7 @@ def _setitem(x, index, value):
 @primitive
 def _zero_at(g, index):
     """``g`` with zeros at ``index``: what flows back to the part of ``x`` that ``x[index] = v`` overwrote."""
-    out = g.copy()
+    out = namespace(g).array(g, copy=True)  # g may be a NumPy scalar in a VJP: make it an array
     out[index] = 0
     return out
 
@@ -86,8 +87,12 @@ def _apply(t, prim, write, *operands):
     if not isinstance(t, Tensor):
         raise TypeError(f"{prim.primitive.name}_: expected a Tensor, got {type(t).__name__}")
     name = prim.primitive.name
-    recording = switches.grad_enabled and (
+    recording = switches.grad_enabled and is_floating(t.dtype) and (
         t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in operands))
+    if recording:
+        for o in operands:
+            if isinstance(o, Tensor) and o._view is not None:
+                autograd.check_view_is_current(o, f"{name}_")
     if recording and t._node is None and t._requires_grad:
         raise RuntimeError(f"{name}_: a leaf tensor that requires grad cannot be modified in place while "
                            "recording; do it inside `with minidl.no_grad():` (as an optimizer step does)")

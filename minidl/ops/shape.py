@@ -27,6 +27,15 @@ def reshape(x, *shape):
     return _reshape(x, _shape_arg(shape))
 
 
+def view(x, *shape):
+    """PyTorch's ``view``: ``x`` reshaped without copying; a layout that would need a copy raises."""
+    out = _reshape(x, _shape_arg(shape))
+    if out.numel() > 1 and out._view is None:
+        raise RuntimeError(f"view: shape {tuple(out.shape)} is not compatible with the memory layout of a tensor of "
+                           f"shape {tuple(x.shape)} (a transposed or sliced one); use .reshape(), which may copy")
+    return out
+
+
 def expand(x, *sizes):
     """PyTorch's ``expand``: ``x`` broadcast to ``sizes``, where -1 keeps that dimension's length."""
     sizes = _shape_arg(sizes)
@@ -150,7 +159,7 @@ defvjp(untake, lambda g, ans, x, index, shape: getitem(g, index))
 def index_by_value(key, like):
     """An index with its Tensors replaced by their arrays and lists by arrays of ``like``'s backend."""
     if isinstance(key, Tensor):
-        return key.data
+        return key.data.copy()  # kept by getitem's node: a later write to the index must not move a gradient
     if isinstance(key, tuple):
         return tuple(index_by_value(k, like) for k in key)
     if isinstance(key, list):

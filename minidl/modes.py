@@ -14,7 +14,7 @@ class _Switches(threading.local):
 
     grad_enabled = True  # ops on tensors that require grad are recorded
     raw_arrays = False   # ops on plain arrays return plain arrays (set while VJPs run)
-    anomaly = False      # forward outputs and VJP results are checked for NaN/Inf
+    anomaly = 0          # in detect_anomaly(): RECORD_STACKS, or CHECK_NAN (outputs checked for NaN/Inf)
 
 
 switches = _Switches()
@@ -95,14 +95,24 @@ class raw_arrays(_Switch):
         return (self.value,)
 
 
+RECORD_STACKS, CHECK_NAN = 1, 2  # the values of switches.anomaly inside detect_anomaly()
+
+
 class detect_anomaly(_Switch):
     """Check every op for NaN/Inf: a forward op producing one raises naming the op, and a VJP
     producing one raises naming the op and the file:line of the forward call that recorded it.
 
-    Costs nothing outside the block: the call stacks are captured only inside it.
+    ``check_nan=False`` (as PyTorch's) only records where each op was called. Costs nothing
+    outside the block: the call stacks are captured only inside it. Also a decorator.
     """
 
-    name, value = "anomaly", True
+    name = "anomaly"
+
+    def __init__(self, check_nan: bool = True):
+        self.value = CHECK_NAN if check_nan else RECORD_STACKS
+
+    def _args(self):
+        return (self.value == CHECK_NAN,)
 
     def __enter__(self):
         global anomaly_threads
@@ -120,4 +130,9 @@ class detect_anomaly(_Switch):
 
 def is_anomaly_enabled() -> bool:
     """Whether this thread is inside ``detect_anomaly()``."""
-    return switches.anomaly
+    return bool(switches.anomaly)
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether this thread is inside ``detect_anomaly()`` with its NaN/Inf checks on (PyTorch's name)."""
+    return switches.anomaly == CHECK_NAN

@@ -19,6 +19,8 @@ from .ops import *  # noqa: F401,F403 - the differentiable functions are minidl'
 from .anomaly import AnomalyError
 from .serialization import CheckpointError, load, save
 from . import autograd, engine  # noqa: F401 - mdl.autograd.grad as torch.autograd.grad
+from .trace import Trace, trace
+from .graph_report import GraphReport, graph, label_modules
 
 from . import data, nn, optim, zoo  # noqa: E402 - built on the names above
 

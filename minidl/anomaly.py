@@ -2,8 +2,8 @@
 
 The switch itself is per thread (``modes.detect_anomaly``); the recording and the backward pass
 call into this module only while it is on, so it costs nothing otherwise. Inside it every node
-keeps a ``ForwardCall``: where the op was called, in which order, and its constant operands
-(which ``mdl.trace`` uses to write the evaluation trace).
+keeps a ``ForwardCall``: where the op was called and in which order (and, for ``mdl.trace``,
+its output's value and its constant operands).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Optional
 
 from . import backends
-from .modes import CHECK_NAN, switches
+from .modes import CHECK_NAN, TRACE_VALUES, switches
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # files that only pass an op along (the op machinery): the op was called by the first frame outside them
@@ -31,26 +31,30 @@ class AnomalyError(RuntimeError):
 class ForwardCall:
     """Where and when a recorded op was called; kept on its node (``node.stack``) in ``detect_anomaly()``.
 
-    ``index`` orders the calls; ``frames`` is the call stack (source lines read only when shown);
-    ``constants[i]`` describes argument i when it is not recorded (a number, a constant tensor), else None.
+    ``index`` orders the calls; ``frames`` is the call stack (source lines read only when shown).
+    Inside ``modes.trace_values()`` also ``value``, a copy of the op's output, and ``operands``:
+    for each argument, None when it is recorded (a tensor that requires grad), else a short description.
     """
 
-    __slots__ = ("index", "frames", "constants")
+    __slots__ = ("index", "frames", "value", "operands")
 
-    def __init__(self, args: tuple):
+    def __init__(self, args: tuple, out: Any):
         self.index = next(_order)
         self.frames = traceback.StackSummary.extract(traceback.walk_stack(sys._getframe(2)), lookup_lines=False)
         self.frames.reverse()  # outermost first, as extract_stack gives them
-        self.constants = tuple(None if getattr(a, "_requires_grad", False) else describe(a) for a in args)
+        self.value = self.operands = None
+        if switches.anomaly == TRACE_VALUES:
+            self.value = out.data.copy()  # a copy: a later in-place write must not change the trace
+            self.operands = tuple(None if getattr(a, "_requires_grad", False) else describe(a) for a in args)
 
     def location(self) -> str:
         """``file:line`` where the op was called, and where the user's code called that (if elsewhere)."""
         return call_site(self.frames)
 
 
-def capture_stack(args: tuple) -> ForwardCall:
-    """The ``ForwardCall`` of the op being recorded with ``args`` (called by ``autograd.record``)."""
-    return ForwardCall(args)
+def capture_stack(args: tuple, out: Any) -> ForwardCall:
+    """The ``ForwardCall`` of the op that made ``out`` from ``args`` (called by ``autograd.record``)."""
+    return ForwardCall(args, out)
 
 
 def describe(value: Any) -> str:

@@ -253,7 +253,7 @@ def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, a
         ans = ArrayMeta(data)
     node = Node(prim, parents, argnums, raw, kwargs, ans, checks, data.shape, data.dtype, out.device)
     if modes.anomaly_threads and switches.anomaly:
-        node.stack = anomaly.capture_stack(args)
+        node.stack = anomaly.capture_stack(args, out)
     out._node = node
     out._requires_grad = True
 

@@ -95,7 +95,9 @@ class raw_arrays(_Switch):
         return (self.value,)
 
 
-RECORD_STACKS, CHECK_NAN = 1, 2  # the values of switches.anomaly inside detect_anomaly()
+# the values of switches.anomaly: each node records its call site (and order); with TRACE_VALUES also a copy
+# of its output and its constant operands (mdl.trace); with CHECK_NAN outputs and gradients are checked
+RECORD_STACKS, TRACE_VALUES, CHECK_NAN = 1, 2, 3
 
 
 class detect_anomaly(_Switch):
@@ -126,6 +128,17 @@ class detect_anomaly(_Switch):
         with _anomaly_lock:
             anomaly_threads -= 1
         return False
+
+
+class trace_values(detect_anomaly):
+    """``detect_anomaly(check_nan=False)`` in which each node also keeps a copy of its output and describes
+    its constant operands: ``mdl.trace`` writes the evaluation trace from them."""
+
+    def __init__(self):
+        self.value = TRACE_VALUES
+
+    def _args(self):
+        return ()
 
 
 def is_anomaly_enabled() -> bool:

@@ -14,7 +14,7 @@ class _Switches(threading.local):
 
     grad_enabled = True  # ops on tensors that require grad are recorded
     raw_arrays = False   # ops on plain arrays return plain arrays (set while VJPs run)
-    anomaly = 0          # in detect_anomaly(): RECORD_STACKS, or CHECK_NAN (outputs checked for NaN/Inf)
+    anomaly = False      # forward outputs and VJP results are checked for NaN/Inf
 
 
 switches = _Switches()
@@ -130,6 +130,16 @@ class detect_anomaly(_Switch):
         return False
 
 
+def is_anomaly_enabled() -> bool:
+    """Whether this thread is inside ``detect_anomaly()``."""
+    return bool(switches.anomaly)
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether this thread is inside ``detect_anomaly()`` with its NaN/Inf checks on (PyTorch's name)."""
+    return switches.anomaly == CHECK_NAN
+
+
 class trace_values(detect_anomaly):
     """``detect_anomaly(check_nan=False)`` in which each node also keeps a copy of its output and describes
     its constant operands: ``mdl.trace`` writes the evaluation trace from them."""
@@ -139,13 +149,3 @@ class trace_values(detect_anomaly):
 
     def _args(self):
         return ()
-
-
-def is_anomaly_enabled() -> bool:
-    """Whether this thread is inside ``detect_anomaly()``."""
-    return bool(switches.anomaly)
-
-
-def is_anomaly_check_nan_enabled() -> bool:
-    """Whether this thread is inside ``detect_anomaly()`` with its NaN/Inf checks on (PyTorch's name)."""
-    return switches.anomaly == CHECK_NAN

@@ -117,7 +117,7 @@ class Node:
         self.shape = shape
         self.dtype = dtype
         self.device = device
-        self.hooks: Optional[list] = None  # gradient hooks of the tensor this node made (hooks.py)
+        self.hooks: Any = None             # the GradHooks of the tensor this node made (hooks.py)
         self.stack = None                  # the forward call's stack, in detect_anomaly() only
 
     def name(self) -> str:

@@ -193,8 +193,8 @@ def _traced_nodes(y: Tensor) -> list:
     outside = [n for n in nodes if n.stack is None or n.stack.value is None]
     if outside:
         raise ValueError(f"trace: the result depends on {len(outside)} recorded op(s) ({outside[0].prim.name}, ...) "
-                         "that ran before the traced call; compute them inside the function, or pass their "
-                         "results as inputs (detached)")
+                         "whose values the trace did not see: they ran before the traced call (compute them inside "
+                         "the function, or pass their results as inputs), or inside a detect_anomaly() block in it")
     return sorted(nodes, key=lambda n: n.stack.index)
 
 
@@ -253,6 +253,7 @@ def _partial(node: Node, argnum: int, parent: Any, g: Any) -> Any:
     except IndexError:
         vjp = node.prim.missing_vjp(argnum)
     gi = vjp(g, node.ans, *node.args, **node.kwargs)
+    gi = gi.data if isinstance(gi, Tensor) else gi  # a VJP that used minidl's constructors on raw arrays
     return gi if gi.shape == parent.shape else sum_to_shape(gi, parent.shape)
 
 

@@ -141,13 +141,12 @@ def explain_model(name, batch_size, render):
     model = zoo.create(name)
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     rng = np.random.default_rng(0)
-    x = mdl.tensor(rng.random((batch_size, 1, 28, 28), dtype=np.float32))
-    y = mdl.tensor(rng.integers(0, 10, batch_size))
-    gc.collect()
-    tracemalloc.start()  # after the model and the batch: what it sees is the record's
+    images, labels = rng.random((batch_size, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch_size)
     loss_fn = nn.CrossEntropyLoss()
+    gc.collect()
+    tracemalloc.start()  # after the model: what it sees is the batch (as a loader makes it) and the record
     with mdl.label_modules(model, loss_fn):  # forward hooks name each node after its module
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model(mdl.tensor(images)), mdl.tensor(labels))
     gc.collect()
     held = tracemalloc.get_traced_memory()[0]
     report = mdl.graph(loss)

@@ -7,11 +7,12 @@ it, so the rows add up to the total: the memory the record holds. Arrays of leaf
 (parameters, inputs that require grad) are listed apart: their owners hold them anyway.
 
 The peak is what a default ``backward()`` (``retain_graph=False``) will hold at its worst step,
-simulated in the order the engine visits the nodes: the arrays still kept (each freed once the
-last node keeping it has run its VJPs), the adjoints waiting for their vertex, the VJP results of
-the node being visited, and the new ``.grad`` arrays of leaves that had none. Workspace inside a
-VJP (a temporary of ``g * (1 - ans * ans)``, im2col buffers) is not included: the real peak is
-higher by a few arrays of the largest node's size.
+simulated in the order the engine visits the vertices (``engine.reverse_toposort``): the arrays
+still kept (each freed once the last node keeping it has run its VJPs), the partial adjoints
+waiting for their vertex (and their sum, while it is made), the node's own adjoint and its VJP
+results, and the new ``.grad`` arrays of leaves that had none. Workspace inside a VJP (the
+temporaries of ``g * (1 - ans * ans)``, im2col buffers) is not included: the real peak is higher
+by at most a few arrays of the largest node's size.
 
 Rows are grouped by module when the forward pass ran inside ``label_modules(model)``, which
 names each node after the module that recorded it, using forward hooks.

@@ -20,6 +20,9 @@ from .anomaly import AnomalyError
 from .serialization import CheckpointError, load, save
 from . import autograd, engine  # noqa: F401 - mdl.autograd.grad as torch.autograd.grad
 from . import linalg  # noqa: F401 - mdl.linalg.inv, ... as torch.linalg and numpy.linalg
+from .trace import Trace, trace
+from .graph_report import GraphReport, graph, label_modules
+from .modes import is_anomaly_check_nan_enabled
 
 from . import data, nn, optim, zoo  # noqa: E402 - built on the names above
 

@@ -121,7 +121,7 @@ class Node:
         self.shape = shape
         self.dtype = dtype
         self.device = device
-        self.hooks: Optional[list] = None  # gradient hooks of the tensor this node made (hooks.py)
+        self.hooks: Any = None             # the GradHooks of the tensor this node made (hooks.py)
         self.stack = None                  # the forward call's stack, in detect_anomaly() only
 
     def name(self) -> str:
@@ -289,7 +289,7 @@ def record(prim: Primitive, out: Tensor, args: tuple, raw: list, kwargs: dict, a
         ans = ArrayMeta(data)
     node = Node(prim, parents, argnums, raw, kwargs, ans, checks, data.shape, data.dtype, out.device)
     if modes.anomaly_threads and switches.anomaly:
-        node.stack = anomaly.capture_stack()
+        node.stack = anomaly.capture_stack(args, out)
     if modes.collecting_threads and switches.new_nodes is not None:
         switches.new_nodes.append(node)
     out._node = node

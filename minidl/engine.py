@@ -116,7 +116,7 @@ def reaches_other_leaf(root: Tensor, known: Sequence[Tensor]) -> bool:
     """Whether ``root``'s record reaches a leaf that requires grad other than ``known`` (not looking behind them)."""
     if not root._requires_grad:
         return False
-    return _reverse_toposort([vertex(root)], {vertex(t) for t in known})[1]
+    return reverse_toposort([vertex(root)], {vertex(t) for t in known})[1]
 
 
 def queue_callback(fn: Callable[[], None]) -> None:
@@ -149,7 +149,7 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
     ``retain`` defaults to whether the pass is recorded (``create``), as in PyTorch.
     """
     target_set = None if targets is None else set(targets)
-    order, foreign = _reverse_toposort(roots, target_set if stop_at_targets else None)
+    order, foreign = reverse_toposort(roots, target_set if stop_at_targets else None)
     if create == "auto":
         create = foreign
     retain = create if retain is None else retain
@@ -176,17 +176,22 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                 summed = g.__class__ is _Sum
                 if summed:
                     g = g.total()
+                if v.__class__ is not Node:
+                    if target_set is None:
+                        if v._requires_grad:  # a leaf frozen since the forward pass gets nothing, as in PyTorch
+                            own = (summed or v in adoptable) and id(g) not in adopted
+                            if own:
+                                adopted.add(id(g))
+                            _accumulate(v, g, own, create)
+                    elif v in target_set:
+                        found[v] = hooks.leaf_gradient(v, g, create)  # grad() returns it after the leaf's hooks
+                    continue
+                if v.hooks:  # before grad() takes it, as PyTorch's tensor hooks
+                    g = hooks.run_grad_hooks(v.hooks, g, v.device, create)
                 if target_set is not None and v in target_set:
                     found[v] = g
                     if stop_at_targets:
                         continue
-                if v.__class__ is not Node:
-                    if target_set is None and v._requires_grad:  # a leaf frozen since the forward pass: skip
-                        own = (summed or v in adoptable) and id(g) not in adopted
-                        if own:
-                            adopted.add(id(g))
-                        _accumulate(v, g, own, create)
-                    continue
                 if needed is not None and not any(p in needed for p in v.parents):
                     continue  # not on a path to a target (or a target with nothing wanted behind it)
                 # a node: check what it kept, then send g through each VJP to its parents
@@ -195,9 +200,7 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                                        "saved were freed by the first backward(); pass retain_graph=True to "
                                        "the first call")
                 if v.checks:
-                    _check_versions(v)
-                if v.hooks:
-                    g = hooks.run_grad_hooks(v.hooks, g, v.device, create)
+                    check_versions(v)
                 args, ans = _inputs_for_create_graph(v) if create else (v.args, v.ans)
                 kwargs, vjps = v.kwargs, v.prim.vjps
                 for argnum, parent in zip(v.argnums, v.parents):
@@ -278,7 +281,7 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
     return all(n == m or n == 1 for n, m in zip(shape, target[len(target) - len(shape):]))
 
 
-def _check_versions(node: Node) -> None:
+def check_versions(node: Node) -> None:
     """Refuse to use a value the node kept if an in-place write changed it since."""
     for kept, version, position in node.checks:
         counter = kept if position == -1 else kept._version
@@ -319,7 +322,8 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
     if g.__class__ in HOST_SCALARS:
         g, owned = leaf.backend.asarray(g, device=leaf.device), True
     if leaf._hooks is not None:
-        g = hooks.run_grad_hooks(leaf._hooks.grad, g, leaf.device, create)
+        hooked = hooks.run_grad_hooks(leaf._hooks.grad, g, leaf.device, create)
+        owned, g = owned and hooked is g, hooked  # a hook's tensor may be held elsewhere: copy it
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
         owned = True
@@ -336,7 +340,7 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
         hooks.run_post_accumulate_hooks(leaf)
 
 
-def _reverse_toposort(roots: Sequence, stop: Optional[set]) -> tuple:
+def reverse_toposort(roots: Sequence, stop: Optional[set]) -> tuple:
     """Vertices reachable from ``roots``, each after every vertex that consumes it.
 
     Iterative (no recursion limit): count each vertex's consumers, then emit a vertex once
@@ -387,5 +391,5 @@ def leaves(root: Tensor) -> list:
     """The leaf tensors that require grad and that ``root`` depends on (checkpointing finds parameters so)."""
     if not root._requires_grad:
         return []
-    order, _ = _reverse_toposort([vertex(root)], None)
+    order, _ = reverse_toposort([vertex(root)], None)
     return [v for v in order if v.__class__ is not Node]

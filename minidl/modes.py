@@ -6,6 +6,8 @@ thread, or a ``backward()`` running in one, never changes what another thread re
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import threading
 
 
@@ -52,14 +54,40 @@ class _Switch(contextlib.ContextDecorator):
         setattr(switches, self.name, self.previous)
         return False
 
+    def __call__(self, func):
+        """Decorate ``func``: each call runs with the switch set; a generator function, each of its steps."""
+        if not inspect.isgeneratorfunction(func):
+            return super().__call__(func)
 
-class no_grad(_Switch):
+        @functools.wraps(func)
+        def steps(*args, **kwargs):
+            gen, sent = func(*args, **kwargs), None
+            while True:
+                with self._recreate_cm():
+                    try:
+                        item = gen.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                sent = yield item
+        return steps
+
+
+class _Flag(_Switch):
+    """A switch taking no argument, usable as ``@switch`` as well as ``@switch()`` (as PyTorch's)."""
+
+    def __new__(cls, func=None):
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)
+
+
+class no_grad(_Flag):
     """Record nothing inside the block (evaluation, optimizer updates); also a decorator."""
 
     name, value = "grad_enabled", False
 
 
-class enable_grad(_Switch):
+class enable_grad(_Flag):
     """Record again inside a ``no_grad`` block; also a decorator."""
 
     name, value = "grad_enabled", True
@@ -102,14 +130,26 @@ class raw_arrays(_Switch):
         return (self.value,)
 
 
+# the values of switches.anomaly: each node records its call site (and order); with TRACE_VALUES also a copy
+# of its output and its constant operands (mdl.trace); with CHECK_NAN outputs and gradients are checked
+RECORD_STACKS, TRACE_VALUES, CHECK_NAN = 1, 2, 3
+
+
 class detect_anomaly(_Switch):
     """Check every op for NaN/Inf: a forward op producing one raises naming the op, and a VJP
     producing one raises naming the op and the file:line of the forward call that recorded it.
 
-    Costs nothing outside the block: the call stacks are captured only inside it.
+    ``check_nan=False`` (as PyTorch's) only records where each op was called. Costs nothing
+    outside the block: the call stacks are captured only inside it. Also a decorator.
     """
 
-    name, value = "anomaly", True
+    name = "anomaly"
+
+    def __init__(self, check_nan: bool = True):
+        self.value = CHECK_NAN if check_nan else RECORD_STACKS
+
+    def _args(self):
+        return (self.value == CHECK_NAN,)
 
     def __enter__(self):
         global anomaly_threads
@@ -147,4 +187,20 @@ class collect_nodes:
 
 def is_anomaly_enabled() -> bool:
     """Whether this thread is inside ``detect_anomaly()``."""
-    return switches.anomaly
+    return bool(switches.anomaly)
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether this thread is inside ``detect_anomaly()`` with its NaN/Inf checks on (PyTorch's name)."""
+    return switches.anomaly == CHECK_NAN
+
+
+class trace_values(detect_anomaly):
+    """``detect_anomaly(check_nan=False)`` in which each node also keeps a copy of its output and describes
+    its constant operands: ``mdl.trace`` writes the evaluation trace from them."""
+
+    def __init__(self):
+        self.value = TRACE_VALUES
+
+    def _args(self):
+        return ()

@@ -2,6 +2,7 @@
 from collections import OrderedDict
 
 from ..dtypes import is_floating
+from ..hooks import add_hook, check_callable
 from ..modes import no_grad
 from ..creation import tensor as make_tensor
 from ..tensor import Tensor, device_and_dtype
@@ -41,7 +42,45 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_call_hooks")
+        if hooks is None:  # the usual case: one dictionary lookup
+            return self.forward(*args, **kwargs)
+        pre, post = hooks
+        for hook, with_kwargs in tuple(pre.values()):  # a copy: a hook may remove itself
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is None:
+                continue
+            if not with_kwargs:
+                args = result if isinstance(result, tuple) else (result,)
+            elif isinstance(result, tuple) and len(result) == 2:
+                args, kwargs = result
+            else:
+                raise RuntimeError(f"a forward pre-hook registered with with_kwargs=True on {type(self).__name__} "
+                                   f"returned {type(result).__name__}; it must return None or (args, kwargs)")
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in tuple(post.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each ``forward``; a value it returns replaces ``args`` (a
+        non-tuple is wrapped in one). With ``with_kwargs``, ``hook(module, args, kwargs)`` may return
+        ``(args, kwargs)``. Returns a handle whose ``remove()`` unregisters it (PyTorch's semantics)."""
+        return self._add_call_hook(0, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after each ``forward``; a value it returns replaces the
+        output. With ``with_kwargs``, ``hook(module, args, kwargs, output)``. Returns a handle whose
+        ``remove()`` unregisters it (PyTorch's semantics)."""
+        return self._add_call_hook(1, hook, prepend, with_kwargs)
+
+    def _add_call_hook(self, which, hook, prepend, with_kwargs):
+        check_callable(hook)
+        if "_call_hooks" not in self.__dict__:
+            object.__setattr__(self, "_call_hooks", ({}, {}))
+        return add_hook(self._call_hooks[which], (hook, with_kwargs), prepend)
 
     # -- registration ----------------------------------------------------------
     def __setattr__(self, name, value):

@@ -14,7 +14,7 @@
 """
 import operator
 
-from .. import autograd
+from .. import autograd, hooks
 from ..autograd import HOST_SCALARS, defvjp, primitive
 from ..backends import namespace
 from ..dtypes import is_floating
@@ -126,8 +126,11 @@ def _apply(t, prim, write, *operands):
         raise TypeError(f"{name}_: {err} (an in-place op keeps the tensor's dtype {t.dtype})") from err
     t._counter().value += 1
     if recording:
+        retains = t._node is not None and t._node.hooks is not None and t._node.hooks.retains is not None
         parents = tuple(autograd.vertex(args[i]) for i in argnums)
         autograd.record(prim.primitive, t, args, saved, {}, argnums, parents, private)
+        if retains:  # t.retain_grad() follows t to its new value, as in PyTorch
+            hooks.retain_grad(t)
     return t
 
 

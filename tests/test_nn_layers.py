@@ -61,11 +61,11 @@ def test_pooling_gradients():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_loss_gradients(reduction):
     target = mdl.tensor([1, 0, 2])
-    assert mdl.gradcheck(lambda x: nn.CrossEntropyLoss(reduction)(x, target), (f64(3, 4),))
-    assert mdl.gradcheck(lambda x: nn.NLLLoss(reduction)(F.log_softmax(x, 1), target), (f64(3, 4),))
-    assert mdl.gradcheck(lambda x, y: nn.MSELoss(reduction)(x, y), (f64(3, 2), f64(3, 2)))
+    assert mdl.gradcheck(lambda x: nn.CrossEntropyLoss(reduction=reduction)(x, target), (f64(3, 4),))
+    assert mdl.gradcheck(lambda x: nn.NLLLoss(reduction=reduction)(F.log_softmax(x, 1), target), (f64(3, 4),))
+    assert mdl.gradcheck(lambda x, y: nn.MSELoss(reduction=reduction)(x, y), (f64(3, 2), f64(3, 2)))
     labels = mdl.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype="float64")
-    assert mdl.gradcheck(lambda x: nn.BCEWithLogitsLoss(reduction)(x, labels), (f64(3, 2, low=-3, high=3),))
+    assert mdl.gradcheck(lambda x: nn.BCEWithLogitsLoss(reduction=reduction)(x, labels), (f64(3, 2, low=-3, high=3),))
 
 
 def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
@@ -87,7 +87,7 @@ def test_cross_entropy_is_stable_for_huge_logits():
 
 
 def test_bce_with_logits_is_stable_for_huge_logits():
-    loss = F.binary_cross_entropy_with_logits(mdl.tensor([800.0, -800.0]), mdl.tensor([0.0, 1.0]), "none")
+    loss = F.binary_cross_entropy_with_logits(mdl.tensor([800.0, -800.0]), mdl.tensor([0.0, 1.0]), reduction="none")
     np.testing.assert_allclose(loss.numpy(), [800.0, 800.0])
 
 
@@ -97,7 +97,7 @@ def test_losses_reject_bad_shapes_and_targets():
     with pytest.raises(TypeError, match="integer class indices"):
         F.cross_entropy(mdl.zeros(2, 4), mdl.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="reduction"):
-        nn.MSELoss("avg")
+        nn.MSELoss(reduction="avg")
 
 
 def test_layer_input_errors_name_the_layer_and_shapes():

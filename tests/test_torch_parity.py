@@ -87,7 +87,7 @@ def test_cross_entropy_loss(reduction):
     lt = torch.tensor(logits, requires_grad=True)
     lm = mdl.tensor(logits, requires_grad=True)
     out_t = torch.nn.CrossEntropyLoss(reduction=reduction)(lt, torch.tensor(target))
-    out_m = nn.CrossEntropyLoss(reduction)(lm, mdl.tensor(target))
+    out_m = nn.CrossEntropyLoss(reduction=reduction)(lm, mdl.tensor(target))
     np.testing.assert_allclose(out_m.numpy(), out_t.detach().numpy(), **TOL)
     out_t.sum().backward()
     out_m.sum().backward()

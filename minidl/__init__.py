@@ -18,8 +18,10 @@ from .gradcheck import GradcheckError, gradcheck
 from .ops import *  # noqa: F401,F403 - the differentiable functions are minidl's namespace
 from .anomaly import AnomalyError
 from .serialization import CheckpointError, load, save
+from .dlpack import from_dlpack
 from . import autograd, engine  # noqa: F401 - mdl.autograd.grad as torch.autograd.grad
 
 from . import data, nn, optim, zoo  # noqa: E402 - built on the names above
+from . import utils  # noqa: E402 - torch.utils.data's path to data
 
 __version__ = "0.2.0"

@@ -89,8 +89,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logits, target, shape = _as_rows("cross_entropy", input, target, soft_ok=True)
     if target.dtype.kind == "f":
         loss = _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
-    elif weight is None and not label_smoothing and not check_targets("cross_entropy", target, logits.shape[1],
-                                                                      ignore_index):
+    elif not check_targets("cross_entropy", target, logits.shape[1], ignore_index) and weight is None \
+            and not label_smoothing:
         loss = ops.cross_entropy(logits, target, reduction=reduction)  # the fused hot path
     else:
         loss = _weighted_nll(ops.log_softmax(logits, 1), target, weight, ignore_index, reduction, label_smoothing)

@@ -52,8 +52,9 @@ class Module:
             raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ "
                                  "before assigning attributes")
         if isinstance(value, (Parameter, Module)):
-            self._forget(name)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+            table = self._parameters if isinstance(value, Parameter) else self._modules
+            self._forget(name, keep=table)
+            table[name] = value
         elif name in self._parameters:
             self._replace(self._parameters, "parameter", name, value, Parameter)
         elif name in self._modules:
@@ -69,11 +70,12 @@ class Module:
                             f"({expected.__name__} or None expected)")
         table[name] = value
 
-    def _forget(self, name):
-        """Remove ``name`` from every table and from the plain attributes."""
+    def _forget(self, name, keep=None):
+        """Remove ``name`` from the plain attributes and every table but ``keep`` (where it keeps its place)."""
         self.__dict__.pop(name, None)
         for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
         self._non_persistent().discard(name)
 
     def _non_persistent(self):
@@ -111,7 +113,7 @@ class Module:
         self._check_new_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot register a {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent().add(name)
@@ -122,7 +124,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot register a {type(param).__name__} as parameter {name!r} "
                             "(nn.Parameter or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def add_module(self, name, module):
@@ -130,7 +132,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_new_name("module", name, self._modules)
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module

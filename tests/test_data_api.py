@@ -55,7 +55,8 @@ def test_collate_fn_receives_the_list_of_samples():
 def test_array_fast_path_gives_the_same_batches_as_per_sample_reading():
     x, y = np.random.default_rng(0).standard_normal((10, 2)).astype(np.float32), np.arange(10)
     fast = data.DataLoader(data.TensorDataset(x, y), batch_size=4, shuffle=True, seed=1)
-    slow = data.DataLoader(data.TensorDataset(x, y), batch_size=4, shuffle=True, seed=1, collate_fn=data.default_collate)
+    slow = data.DataLoader(data.TensorDataset(x, y), batch_size=4, shuffle=True, seed=1,
+                           collate_fn=data.default_collate)
     for (xf, yf), (xs, ys) in zip(fast, slow):
         np.testing.assert_array_equal(xf.numpy(), xs.numpy())
         np.testing.assert_array_equal(yf.numpy(), ys.numpy())

@@ -225,3 +225,12 @@ def test_state_dicts_convert_one_to_one_both_ways():
     fresh.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
     for key, value in fresh.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), ours.state_dict()[key].numpy(), err_msg=key)
+
+
+def test_functional_pad_and_one_hot_match_pytorch():
+    x = x32(2, 3, 4)
+    np.testing.assert_array_equal(F.pad(mdl.tensor(x), (1, 2, 0, 1), value=3.0).numpy(),
+                                  torch.nn.functional.pad(torch.tensor(x), (1, 2, 0, 1), value=3.0).numpy())
+    idx = rng.integers(0, 5, (3, 2))
+    np.testing.assert_array_equal(F.one_hot(mdl.tensor(idx)).numpy(),
+                                  torch.nn.functional.one_hot(torch.tensor(idx)).numpy())

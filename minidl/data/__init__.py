@@ -6,6 +6,6 @@ from .idx import IDXError, read_idx, write_idx
 from .loader import (BatchSampler, DataLoader, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                      default_collate)
 
-__all__ = ["load_dataset", "DataLoader", "Dataset", "ImageDataset", "read_idx", "write_idx", "IDXError", "ChecksumError",
-           "DatasetUnavailableError", "search_dirs", "TensorDataset", "Subset", "random_split", "default_collate",
+__all__ = ["load_dataset", "DataLoader", "Dataset", "ImageDataset", "read_idx", "write_idx", "IDXError",
+           "ChecksumError", "DatasetUnavailableError", "search_dirs", "TensorDataset", "Subset", "random_split", "default_collate",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]

@@ -17,12 +17,35 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "silu", "elu",
            "softplus", "dropout", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "batch_norm", "layer_norm", "group_norm", "embedding", "cross_entropy", "nll_loss", "mse_loss",
-           "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "flatten",
+           "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "flatten", "pad", "one_hot",
            "scaled_dot_product_attention"]
 
 
 def flatten(x, start_dim=1, end_dim=-1):
     return ops.flatten(x, start_dim, end_dim)
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002 - PyTorch's argument names
+    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs from the last dimension backwards."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode={mode!r} is not supported by minidl (only 'constant')")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim or any(p < 0 for p in pad):
+        raise ValueError(f"pad: {tuple(pad)} is not a list of non-negative (before, after) pairs for an input of "
+                         f"{input.ndim} dimensions")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return ops.pad(input, tuple(widths), 0 if value is None else value)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot rows of the class indices in ``tensor`` (any shape); ``num_classes=-1``: max + 1."""
+    if tensor.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: class indices must be integers, got {tensor.dtype}")
+    count = int(tensor.max()) + 1 if num_classes == -1 else num_classes
+    if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= count):
+        raise ValueError(f"one_hot: class values must be in [0, {count}), got {int(tensor.min())}..{int(tensor.max())}")
+    return (ops.unsqueeze(tensor, -1) == arange(count, device=tensor.device)).astype("int64")
 
 
 def _result(x, out, inplace):

@@ -48,12 +48,12 @@ def _classes_last(x):
 
 def check_targets(name, target, num_classes, ignore_index):
     """Raise TargetError naming a target outside [0, C) other than ``ignore_index``; return whether any target
-    is ``ignore_index``. Two reductions on the targets when all are valid (the usual case)."""
+    is ``ignore_index``. One reduction when all are valid (the usual case, on the hot path)."""
     t = target.data
     if t.size == 0:
         return False
-    lo, hi = int(t.min()), int(t.max())
-    if lo >= 0 and hi < num_classes:
+    unsigned = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")  # negatives wrap to huge values
+    if int(unsigned.max()) < num_classes:
         return 0 <= ignore_index < num_classes and bool((t == ignore_index).any())
     bad = t[(t != ignore_index) & ((t < 0) | (t >= num_classes))]
     if bad.size:

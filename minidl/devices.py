@@ -26,6 +26,19 @@ class device(str):  # noqa: N801 - PyTorch's name
         return int(index) if index else None
 
 
+class accelerator:  # noqa: N801 - used as a namespace, as torch.accelerator
+    """``mdl.accelerator.is_available()`` and ``current_accelerator()``: PyTorch 2.6's device-agnostic spelling."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return cuda.is_available()
+
+    @staticmethod
+    def current_accelerator() -> Optional[device]:
+        """``device("cuda")`` where a GPU is usable, else None (the CPU is not an accelerator)."""
+        return device("cuda") if cuda.is_available() else None
+
+
 class cuda:  # noqa: N801 - used as a namespace, as torch.cuda
     """``mdl.cuda.is_available()`` and ``mdl.cuda.device_count()``."""
 

@@ -17,7 +17,7 @@ from .autograd import HOST_SCALARS, Node, check_view_is_current, vertex
 from .broadcasting import sum_to_shape
 from .modes import switches
 from .saved import ArrayMeta
-from .tensor import Tensor
+from .tensor import Tensor, mark_written
 
 class Perturbation(Tensor):
     """A functional transform's own variable: a fresh leaf standing for a plain input.
@@ -335,7 +335,7 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
             leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
         else:
             leaf.grad.data += g
-            leaf.grad._counter().value += 1
+            mark_written(leaf.grad)
     if leaf._hooks is not None:
         hooks.run_post_accumulate_hooks(leaf)
 

@@ -445,6 +445,12 @@ def _is_device(value: Any) -> bool:
     return True
 
 
+def mark_written(t: Tensor) -> None:
+    """Count an in-place write to ``t``'s memory (and so its views'): a value saved for backward before it
+    is then refused instead of being used stale. In-place ops, optimizer steps and collectives call this."""
+    t._counter().value += 1
+
+
 def is_tensor(obj: Any) -> bool:
     """True for minidl Tensors (PyTorch's ``torch.is_tensor``)."""
     return isinstance(obj, Tensor)

@@ -61,11 +61,11 @@ def test_pooling_gradients():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_loss_gradients(reduction):
     target = mdl.tensor([1, 0, 2])
-    assert mdl.gradcheck(lambda x: nn.CrossEntropyLoss(reduction)(x, target), (f64(3, 4),))
-    assert mdl.gradcheck(lambda x: nn.NLLLoss(reduction)(F.log_softmax(x, 1), target), (f64(3, 4),))
-    assert mdl.gradcheck(lambda x, y: nn.MSELoss(reduction)(x, y), (f64(3, 2), f64(3, 2)))
+    assert mdl.gradcheck(lambda x: nn.CrossEntropyLoss(reduction=reduction)(x, target), (f64(3, 4),))
+    assert mdl.gradcheck(lambda x: nn.NLLLoss(reduction=reduction)(F.log_softmax(x, 1), target), (f64(3, 4),))
+    assert mdl.gradcheck(lambda x, y: nn.MSELoss(reduction=reduction)(x, y), (f64(3, 2), f64(3, 2)))
     labels = mdl.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype="float64")
-    assert mdl.gradcheck(lambda x: nn.BCEWithLogitsLoss(reduction)(x, labels), (f64(3, 2, low=-3, high=3),))
+    assert mdl.gradcheck(lambda x: nn.BCEWithLogitsLoss(reduction=reduction)(x, labels), (f64(3, 2, low=-3, high=3),))
 
 
 def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
@@ -87,7 +87,7 @@ def test_cross_entropy_is_stable_for_huge_logits():
 
 
 def test_bce_with_logits_is_stable_for_huge_logits():
-    loss = F.binary_cross_entropy_with_logits(mdl.tensor([800.0, -800.0]), mdl.tensor([0.0, 1.0]), "none")
+    loss = F.binary_cross_entropy_with_logits(mdl.tensor([800.0, -800.0]), mdl.tensor([0.0, 1.0]), reduction="none")
     np.testing.assert_allclose(loss.numpy(), [800.0, 800.0])
 
 
@@ -97,7 +97,7 @@ def test_losses_reject_bad_shapes_and_targets():
     with pytest.raises(TypeError, match="integer class indices"):
         F.cross_entropy(mdl.zeros(2, 4), mdl.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="reduction"):
-        nn.MSELoss("avg")
+        nn.MSELoss(reduction="avg")
 
 
 def test_layer_input_errors_name_the_layer_and_shapes():
@@ -246,3 +246,100 @@ def test_module_requires_init_call():
 
     with pytest.raises(AttributeError, match=r"Module.__init__\(\)"):
         Forgot()
+
+
+# -- arguments and targets checked where the mistake is made ------------------------------
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda: nn.Conv2d(1, 2, 0), "kernel_size"),
+    (lambda: nn.Conv2d(1, 2, 3, stride=0), "stride"),
+    (lambda: nn.Conv2d(1, 2, 3, padding=-1), "padding"),
+    (lambda: nn.Conv2d(0, 2, 3), "in_channels"),
+    (lambda: nn.Conv1d(1, 2, (0,)), "kernel_size"),
+    (lambda: nn.MaxPool2d(2, stride=0), "stride"),
+    (lambda: nn.MaxPool2d(0), "kernel_size"),
+    (lambda: nn.MaxPool2d(2, padding=2), "padding"),
+    (lambda: nn.AvgPool2d(3, padding=-1), "padding"),
+    (lambda: nn.Dropout(1.5), "p"),
+    (lambda: nn.Dropout(-0.1), "p"),
+    (lambda: nn.MultiheadAttention(8, 2, dropout=2.0), "p"),
+    (lambda: nn.MultiheadAttention(10, 3), "num_heads"),
+    (lambda: nn.GroupNorm(3, 4), "num_groups"),
+    (lambda: nn.Embedding(0, 3), "num_embeddings"),
+    (lambda: nn.AdaptiveAvgPool2d(0), "output_size"),
+    (lambda: nn.GELU("fast"), "approximate"),
+])
+def test_invalid_layer_arguments_raise_naming_them(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+def test_options_minidl_lacks_are_refused_not_ignored():
+    with pytest.raises(NotImplementedError, match="groups=2"):
+        nn.Conv2d(2, 2, 3, groups=2)
+    with pytest.raises(NotImplementedError, match="ceil_mode=True"):
+        nn.MaxPool2d(2, ceil_mode=True)
+
+
+def test_dropout_of_one_zeroes_everything():
+    assert not nn.Dropout(1.0)(mdl.ones(10)).numpy().any()
+
+
+@pytest.mark.parametrize("bad", [-1, 3, 7])
+def test_a_target_outside_the_classes_raises_naming_it(bad):
+    logits = mdl.zeros(3, 3, requires_grad=True)
+    for loss in (lambda: F.cross_entropy(logits, mdl.tensor([0, bad, 1])),
+                 lambda: F.nll_loss(logits, mdl.tensor([0, bad, 1]), weight=mdl.ones(3)),
+                 lambda: F.cross_entropy(logits, mdl.tensor([0, bad, 1]), label_smoothing=0.1)):
+        with pytest.raises(IndexError, match=f"target {bad} is out of bounds"):
+            loss()
+
+
+def test_ignore_index_may_be_minus_one_and_those_rows_get_no_gradient():
+    logits = mdl.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    loss = F.cross_entropy(logits, mdl.tensor([2, -1, 0]), ignore_index=-1)
+    loss.backward()
+    assert not logits.grad.numpy()[1].any()
+    expected = F.cross_entropy(logits.detach()[mdl.tensor([0, 2])], mdl.tensor([2, 0]))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_binary_cross_entropy_refuses_values_outside_zero_one():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        F.binary_cross_entropy(mdl.tensor([0.5, 1.5]), mdl.tensor([0.0, 1.0]))
+
+
+def test_inplace_activation_writes_into_its_input():
+    x = mdl.tensor([-1.0, 2.0])
+    out = nn.ReLU(inplace=True)(x)
+    assert out is x and x.numpy().tolist() == [0.0, 2.0]
+
+
+def test_embedding_rejects_out_of_range_and_float_indices():
+    emb = nn.Embedding(4, 2)
+    with pytest.raises(IndexError, match="index 4 is out of range"):
+        emb(mdl.tensor([1, 4]))
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        emb(mdl.tensor([-1]))
+    with pytest.raises(TypeError, match="integers"):
+        emb(mdl.tensor([1.0]))
+
+
+def test_embedding_padding_row_starts_at_zero():
+    emb = nn.Embedding(5, 3, padding_idx=-1)
+    assert emb.padding_idx == 4 and not emb.weight.numpy()[4].any() and emb.weight.numpy()[:4].all()
+
+
+def test_new_init_functions_follow_pytorch_formulas():
+    mdl.manual_seed(0)
+    w = mdl.zeros(400, 300)
+    nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 400), rel=0.02)
+    nn.init.xavier_normal_(w, gain=2.0)
+    assert w.numpy().std() == pytest.approx(2.0 * math.sqrt(2 / 700), rel=0.02)
+    nn.init.uniform_(w, -3.0, -1.0)
+    assert -3.0 <= w.numpy().min() and w.numpy().max() < -1.0
+    nn.init.ones_(w)
+    assert (w.numpy() == 1).all()
+    with pytest.raises(ValueError, match="fan_middle"):
+        nn.init.kaiming_uniform_(w, mode="fan_middle")

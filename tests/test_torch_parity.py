@@ -87,7 +87,7 @@ def test_cross_entropy_loss(reduction):
     lt = torch.tensor(logits, requires_grad=True)
     lm = mdl.tensor(logits, requires_grad=True)
     out_t = torch.nn.CrossEntropyLoss(reduction=reduction)(lt, torch.tensor(target))
-    out_m = nn.CrossEntropyLoss(reduction)(lm, mdl.tensor(target))
+    out_m = nn.CrossEntropyLoss(reduction=reduction)(lm, mdl.tensor(target))
     np.testing.assert_allclose(out_m.numpy(), out_t.detach().numpy(), **TOL)
     out_t.sum().backward()
     out_m.sum().backward()
@@ -119,6 +119,11 @@ OPTIMIZERS = {
     "adam": (lambda p: optim.Adam(p, lr=0.01, weight_decay=1e-3), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1e-3)),
     "adamw": (lambda p: optim.AdamW(p, lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
     "rmsprop": (lambda p: optim.RMSprop(p, lr=0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+    "adagrad": (lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=1e-2, initial_accumulator_value=0.1),
+                lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=1e-2,
+                                              initial_accumulator_value=0.1)),
+    "adadelta": (lambda p: optim.Adadelta(p, lr=1.0, rho=0.8, weight_decay=1e-2),
+                 lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.8, weight_decay=1e-2)),
     "rmsprop-centered-momentum": (
         lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True, weight_decay=1e-2),
         lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True, weight_decay=1e-2)),
@@ -143,19 +148,63 @@ def test_optimizer_steps_match(name):
         np.testing.assert_allclose(p_m.numpy(), p_t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=name_m)
 
 
-@pytest.mark.parametrize("ours, theirs", [
-    (lambda o: optim.lr_scheduler.StepLR(o, 3, gamma=0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, gamma=0.5)),
-    (lambda o: optim.lr_scheduler.CosineAnnealingLR(o, 7, eta_min=0.01),
-     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 7, eta_min=0.01)),
-], ids=["step", "cosine"])
-def test_lr_schedulers_match(ours, theirs):
-    opt_m = optim.SGD([mdl.zeros(1, requires_grad=True)], lr=0.5)
-    opt_t = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+def both(make):
+    """The same scheduler built on minidl's and on PyTorch's lr_scheduler module."""
+    return lambda o: make(optim.lr_scheduler, o), lambda o: make(torch.optim.lr_scheduler, o)
+
+
+SCHEDULERS = {
+    "step": both(lambda L, o: L.StepLR(o, 3, gamma=0.5)),
+    "cosine": both(lambda L, o: L.CosineAnnealingLR(o, 7, eta_min=0.01)),
+    "multistep": both(lambda L, o: L.MultiStepLR(o, [2, 5, 5, 9], gamma=0.3)),
+    "exponential": both(lambda L, o: L.ExponentialLR(o, 0.8)),
+    "linear": both(lambda L, o: L.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=4)),
+    "lambda": both(lambda L, o: L.LambdaLR(o, lambda epoch: 1 / (1 + epoch) ** 0.5)),
+    "onecycle-cos": both(lambda L, o: L.OneCycleLR(o, max_lr=2.0, total_steps=12)),
+    "onecycle-linear-three-phase": both(lambda L, o: L.OneCycleLR(o, max_lr=1.0, epochs=3, steps_per_epoch=4,
+                                                                  anneal_strategy="linear", three_phase=True)),
+    "warmup-then-exponential": both(lambda L, o: (L.LinearLR(o, 0.2, total_iters=3), L.ExponentialLR(o, 0.9))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_lr_schedulers_match(name):
+    ours, theirs = SCHEDULERS[name]
+    opt_m = optim.SGD([mdl.zeros(1, requires_grad=True)], lr=0.5, momentum=0.9)
+    opt_t = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5, momentum=0.9)
     sched_m, sched_t = ours(opt_m), theirs(opt_t)
+    sched_m, sched_t = (sched_m if isinstance(sched_m, tuple) else (sched_m,)), \
+        (sched_t if isinstance(sched_t, tuple) else (sched_t,))
     for _ in range(12):
-        assert sched_m.get_last_lr()[0] == pytest.approx(sched_t.get_last_lr()[0], rel=1e-9, abs=1e-12)
+        for key in ("lr", "momentum"):
+            assert opt_m.param_groups[0][key] == pytest.approx(opt_t.param_groups[0][key], rel=1e-9, abs=1e-12)
+        assert sched_m[-1].get_last_lr()[0] == pytest.approx(sched_t[-1].get_last_lr()[0], rel=1e-9, abs=1e-12)
+        opt_t.step()
+        for m, t in zip(sched_m, sched_t):
+            m.step(), t.step()
+
+
+def test_one_cycle_cycles_adam_beta1_as_pytorch():
+    opt_m = optim.Adam([mdl.zeros(1, requires_grad=True)], lr=0.1)
+    opt_t = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched_m = optim.lr_scheduler.OneCycleLR(opt_m, 1.0, total_steps=6)
+    sched_t = torch.optim.lr_scheduler.OneCycleLR(opt_t, 1.0, total_steps=6)
+    for _ in range(6):
+        assert opt_m.param_groups[0]["betas"] == pytest.approx(opt_t.param_groups[0]["betas"], rel=1e-9)
         opt_t.step()
         sched_m.step(), sched_t.step()
+
+
+def test_reduce_lr_on_plateau_matches():
+    opt_m = optim.SGD([mdl.zeros(1, requires_grad=True)], lr=1.0)
+    opt_t = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    kwargs = dict(mode="max", factor=0.5, patience=1, threshold=0.1, threshold_mode="abs", cooldown=1, min_lr=0.1)
+    sched_m = optim.lr_scheduler.ReduceLROnPlateau(opt_m, **kwargs)
+    sched_t = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_t, **kwargs)
+    for metric in [1.0, 1.05, 1.08, 1.5, 1.5, 1.5, 1.5, 1.55, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5]:
+        sched_m.step(mdl.tensor(metric)), sched_t.step(metric)
+        assert opt_m.param_groups[0]["lr"] == pytest.approx(opt_t.param_groups[0]["lr"], rel=1e-12)
+    assert opt_m.param_groups[0]["lr"] == 0.1  # halved on each plateau, down to min_lr
 
 
 def test_clip_grad_norm_matches():

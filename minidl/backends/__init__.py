@@ -64,7 +64,10 @@ def available():
 
 
 def resolve(device):
-    """``(backend, canonical device string)`` for a device such as "cpu", "cuda" or "cuda:1"."""
+    """``(backend, canonical device string)`` for a device such as "cpu", "cuda" or "cuda:1"
+    (None means the default device, the CPU, as PyTorch's ``device=None``)."""
+    if device is None:
+        device = "cpu"
     if not isinstance(device, str):
         device = str(device)
     kind, _, index = device.partition(":")

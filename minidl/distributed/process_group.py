@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..backends import DeviceUnavailableError
 from ..dtypes import is_floating
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_written
 from .work import ReduceOp, Work, reduce_op
 
 INSTALL_HINT = 'pip install "minidl[mpi]"'
@@ -150,7 +150,7 @@ def _check_target(tensor: Any, what: str) -> None:
 
 
 def _finish(work: Work, tensor: Tensor, async_op: bool) -> Optional[Work]:
-    tensor._counter().value += 1  # an in-place write, as the engine counts one into .grad
+    mark_written(tensor)  # an in-place write, as the engine counts one into .grad
     if async_op:
         return work
     work.wait()

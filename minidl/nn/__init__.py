@@ -1,14 +1,18 @@
 """Layers, losses and containers with PyTorch's names: ``from minidl import nn``."""
 from . import functional, init, parallel, utils
-from .activation import Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, Dropout, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention
 from .checkpoint import checkpoint, checkpoint_sequential
-from .conv import AvgPool2d, Conv2d, MaxPool2d
-from .linear import Flatten, Identity, Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, ModuleList, Parameter, Sequential
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .container import ModuleDict, ModuleList, Sequential
+from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .linear import Embedding, Flatten, Identity, Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 
-__all__ = ["functional", "init", "parallel", "utils", "Module", "Parameter", "Sequential", "ModuleList", "Linear",
-           "Identity", "Flatten", "Sigmoid", "ReLU", "Tanh", "Softmax", "LogSoftmax", "Dropout", "Conv2d",
-           "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss",
-           "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "checkpoint", "checkpoint_sequential"]
+__all__ = ["functional", "init", "parallel", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
+           "Identity", "Flatten", "Embedding", "Sigmoid", "ReLU", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU",
+           "GELU", "SiLU", "ELU", "Softplus", "Dropout", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "MultiheadAttention",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "checkpoint",
+           "checkpoint_sequential"]

@@ -1,5 +1,6 @@
 """Module and Parameter: the PyTorch-shaped containers that hold a model's state."""
 from collections import OrderedDict
+from typing import NamedTuple
 
 from ..dtypes import is_floating
 from ..hooks import add_hook, check_callable
@@ -84,21 +85,41 @@ class Module:
 
     # -- registration ----------------------------------------------------------
     def __setattr__(self, name, value):
-        if "_parameters" not in self.__dict__:
+        """Assignment registers Parameters and Modules; names already registered keep their kind (PyTorch's rules)."""
+        state = self.__dict__
+        if "_parameters" not in state:
             raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ "
                                  "before assigning attributes")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+        if isinstance(value, (Parameter, Module)):
+            table = self._parameters if isinstance(value, Parameter) else self._modules
+            self._forget(name, keep=table)
+            table[name] = value
+        elif name in self._parameters:
+            self._replace(self._parameters, "parameter", name, value, Parameter)
+        elif name in self._modules:
+            self._replace(self._modules, "child module", name, value, Module)
+        elif name in self._buffers:
+            self._replace(self._buffers, "buffer", name, value, Tensor)
         else:
             object.__setattr__(self, name, value)
-            return
+
+    def _replace(self, table, kind, name, value, expected):
+        if value is not None and not isinstance(value, expected):
+            raise TypeError(f"cannot assign a {type(value).__name__} as {kind} {name!r} of {type(self).__name__} "
+                            f"({expected.__name__} or None expected)")
+        table[name] = value
+
+    def _forget(self, name, keep=None):
+        """Remove ``name`` from the plain attributes and every table but ``keep`` (where it keeps its place)."""
         self.__dict__.pop(name, None)
+        for table in (self._parameters, self._buffers, self._modules):
+            if table is not keep:
+                table.pop(name, None)
+        self._non_persistent().discard(name)
+
+    def _non_persistent(self):
+        """Names of the buffers left out of ``state_dict`` (created on first need)."""
+        return self.__dict__.setdefault("_non_persistent_buffers_set", set())
 
     def __getattr__(self, name):
         for table in ("_parameters", "_buffers", "_modules"):
@@ -111,81 +132,136 @@ class Module:
         for table in (self._parameters, self._buffers, self._modules):
             if name in table:
                 del table[name]
+                self._non_persistent().discard(name)
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, value):
-        """Register state that is saved and moved with the module but not trained (running stats)."""
-        self.__dict__.setdefault("_buffer_names", set()).add(name)
-        setattr(self, name, value)
+    def _check_new_name(self, kind, name, table):
+        """PyTorch's rules for a registered name: a non-empty string without dots, not another attribute."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f"{kind} name must be non-empty and contain no '.', got {name!r}")
+        if name not in table and (hasattr(type(self), name) or name in self.__dict__
+                                  or any(name in t for t in (self._parameters, self._buffers, self._modules))):
+            raise KeyError(f"attribute {name!r} already exists in {type(self).__name__}")
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register state that is moved with the module but not trained (running stats); ``persistent=False``
+        keeps it out of ``state_dict``."""
+        self._check_new_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot register a {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent().add(name)
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None for an absent one such as a disabled bias)."""
-        if param is None:
-            self._parameters.pop(name, None)
-            object.__setattr__(self, name, None)
-        else:
-            setattr(self, name, param)
+        self._check_new_name("parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot register a {type(param).__name__} as parameter {name!r} "
+                            "(nn.Parameter or None expected)")
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = param
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as a child named ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_new_name("module", name, self._modules)
+        self._forget(name, keep=self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` ("" is this module)."""
+        module = self
+        for part in target.split(".") if target else ():
+            if part not in module._modules or module._modules[part] is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (looking up {target!r})")
+            module = module._modules[part]
+        return module
 
     # -- traversal ---------------------------------------------------------------
-    def named_modules(self, prefix=""):
-        """``(dotted name, module)`` for this module and every module inside it, depth first."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """``(dotted name, module)`` for this module and every module inside it, depth first (each once,
+        unless ``remove_duplicate=False``)."""
+        memo = set() if memo is None else memo
         stack = [(prefix, self)]
-        seen = set()
-        while stack:
+        while stack:  # iterative preorder: the order of PyTorch's recursion, without its depth limit
             name, module = stack.pop()
-            if id(module) in seen:
+            if module in memo:
                 continue
-            seen.add(id(module))
+            if remove_duplicate:
+                memo.add(module)
             yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
-            stack.extend(reversed(children))
+            stack.extend(reversed([(_join(name, n), m) for n, m in module._modules.items() if m is not None]))
 
     def modules(self):
         for _, module in self.named_modules():
             yield module
 
     def named_children(self):
-        yield from self._modules.items()
+        """``(name, module)`` of each distinct direct child."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and module not in seen:
+                seen.add(module)
+                yield name, module
 
     def children(self):
-        yield from self._modules.values()
+        for _, module in self.named_children():
+            yield module
 
-    def _named(self, table, recurse=True):
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
         seen = set()
-        modules = self.named_modules() if recurse else [("", self)]
-        for prefix, module in modules:
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
             for name, value in getattr(module, table).items():
                 if value is None or id(value) in seen:
                     continue
-                seen.add(id(value))
-                yield (f"{prefix}.{name}" if prefix else name), value
+                if remove_duplicate:
+                    seen.add(id(value))
+                yield _join(module_prefix, name), value
 
-    def named_parameters(self, prefix="", recurse=True):
-        """``(dotted name, Parameter)`` pairs, each parameter once, as PyTorch names them."""
-        for name, p in self._named("_parameters", recurse):
-            yield (f"{prefix}.{name}" if prefix else name), p
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted name, Parameter)`` pairs, each parameter once (tied weights under their first name)."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, recurse=True):
-        return self._named("_buffers", recurse)
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted name, buffer)`` pairs, each buffer once."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
-        for _, b in self.named_buffers(recurse):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def apply(self, fn):
-        """Call ``fn`` on every submodule, then on this module (as PyTorch)."""
-        for module in list(self.modules())[::-1]:
-            fn(module)
+        """Call ``fn`` on every submodule (children first, each child's own children before it), then on
+        this module, as PyTorch's ``apply`` (used to initialise weights); returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Turn gradient recording for every parameter on or off (freezing layers); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
         return self
 
     # -- modes and devices ---------------------------------------------------------
     def train(self, mode=True):
         """Set training mode (dropout active, batch norm on batch statistics) everywhere inside."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train(mode): mode must be True or False, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
@@ -237,24 +313,26 @@ class Module:
         return self.to(f"cuda:{index}")
 
     # -- state ---------------------------------------------------------------------
-    def state_dict(self):
-        """Parameters and buffers by dotted name (``0.weight``, ``1.running_mean``), sharing data."""
-        state = OrderedDict()
-        for prefix, module in self.named_modules():
-            for table in (module._parameters, module._buffers):
-                for name, value in table.items():
-                    if value is not None:
-                        state[f"{prefix}.{name}" if prefix else name] = value.detach()
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name (``0.weight``, ``1.running_mean``), sharing data.
+
+        As PyTorch: a module or tensor reachable under two names is listed under both.
+        """
+        state = OrderedDict() if destination is None else destination
+        for name, (module, table, key) in self._named_state_slots(prefix):
+            value = getattr(module, table)[key]
+            state[name] = value if keep_vars else value.detach()
         return state
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values from ``state_dict`` into this module's parameters and buffers.
+        """Copy values from ``state_dict`` (minidl's, PyTorch's, or arrays) into parameters and buffers.
 
         Everything is checked before anything is written: with ``strict``, missing
         or unexpected keys are an error; a shape mismatch always is. Returns
-        ``(missing_keys, unexpected_keys)``.
+        ``(missing_keys, unexpected_keys)`` as a named tuple, as PyTorch.
         """
-        own = self.state_dict()
+        targets = dict(self._named_state_slots())
+        own = {k: getattr(module, table)[name] for k, (module, table, name) in targets.items()}
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = [f"size mismatch for {k}: the checkpoint has shape {tuple(state_dict[k].shape)}, "
@@ -266,92 +344,59 @@ class Module:
             errors.append(f"unexpected keys: {', '.join(unexpected)}")
         if errors:
             raise RuntimeError(f"error loading state_dict into {type(self).__name__}: " + "; ".join(errors))
-        targets = dict(self._named_state_slots())
         for key, value in state_dict.items():
             if key in own:
                 module, table, name = targets[key]
-                current = getattr(module, table)[name]
+                current = own[key]
                 new = make_tensor(value, dtype=current.dtype, device=current.device)
                 if isinstance(current, Parameter):
                     current.data = new.data
                 else:
                     getattr(module, table)[name] = new
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
-    def _named_state_slots(self):
-        for prefix, module in self.named_modules():
+    def _named_state_slots(self, prefix=""):
+        """``(dotted name, (module, table, key))`` of every parameter and persistent buffer, under every name."""
+        for module_prefix, module in self.named_modules(prefix=prefix, remove_duplicate=False):
+            skip = module.__dict__.get("_non_persistent_buffers_set", ())
             for table in ("_parameters", "_buffers"):
-                for name in getattr(module, table):
-                    yield (f"{prefix}.{name}" if prefix else name), (module, table, name)
+                for name, value in getattr(module, table).items():
+                    if value is not None and name not in skip:
+                        yield _join(module_prefix, name), (module, table, name)
 
     # -- display ---------------------------------------------------------------------
     def extra_repr(self):
+        """The layer's own settings as its repr shows them (``in_features=3, out_features=4, bias=True``)."""
         return ""
 
+    def _get_name(self):
+        return type(self).__name__
+
     def __repr__(self):
-        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        """PyTorch's layout: the extra_repr, then one ``(name): child`` line per child, indented."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {indent(repr(module))}" for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
         if not lines:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+            return f"{self._get_name()}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{self._get_name()}({extra_lines[0]})"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied one after another; indexable, sliceable, named "0", "1", ..."""
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: the keys the module expected but did not get, and the reverse."""
 
-    def __init__(self, *modules):
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
-            modules = modules[0].items()
-        else:
-            modules = ((str(i), m) for i, m in enumerate(modules))
-        for name, module in modules:
-            setattr(self, name, module)
-
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        setattr(self, str(len(self)), module)
-        return self
+    missing_keys: list
+    unexpected_keys: list
 
 
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (names "0", "1", ...)."""
+def indent(text, spaces=2):
+    """Every line of ``text`` but the first indented by ``spaces`` (blank lines stay empty), as PyTorch's reprs."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [" " * spaces + line if line.strip() else "" for line in rest])
 
-    def __init__(self, modules=()):
-        super().__init__()
-        for module in modules:
-            self.append(module)
 
-    def append(self, module):
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name

@@ -19,7 +19,7 @@ from ..autograd import HOST_SCALARS, defvjp, primitive
 from ..backends import namespace
 from ..dtypes import is_floating
 from ..modes import switches
-from ..tensor import Tensor, ViewOf
+from ..tensor import Tensor, ViewOf, mark_written
 from .conversion import to_device
 from .elementwise import add, clip, divide, multiply, subtract, zeros_of
 from .shape import getitem, index_by_value, reshape
@@ -124,7 +124,7 @@ def _apply(t, prim, write, *operands):
                          f"{t.shape}: {err}") from err
     except TypeError as err:
         raise TypeError(f"{name}_: {err} (an in-place op keeps the tensor's dtype {t.dtype})") from err
-    t._counter().value += 1
+    mark_written(t)
     if recording:
         retains = t._node is not None and t._node.hooks is not None and t._node.hooks.retains is not None
         parents = tuple(autograd.vertex(args[i]) for i in argnums)
@@ -159,7 +159,7 @@ def _apply_through_view(t, prim, operands, name):
     if not xp.can_cast(new.dtype, t.dtype, "same_kind"):
         raise TypeError(f"{name}: the result is {new.dtype}, which an in-place op cannot store in a {t.dtype} tensor")
     t.data[...] = new.data
-    t._counter().value += 1
+    mark_written(t)
     positions = _flat_positions(root, view.steps, t.shape)
     args = (root, new, positions)
     argnums = ((0,) if root._requires_grad else ()) + (1,)

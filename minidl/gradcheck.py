@@ -30,7 +30,7 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     for i in floats:
         x = inputs[i]
         xp = x.backend.xp
-        xs[i] = Tensor(xp.ascontiguousarray(x.data.astype("float64")), x.device, requires_grad=i in checked)
+        xs[i] = Tensor(x.data.astype("float64", copy=True), x.device, requires_grad=i in checked)  # keeps 0-d as 0-d
 
     def projected(v):
         out = f(*xs)

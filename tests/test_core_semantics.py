@@ -185,3 +185,14 @@ def test_tensor_operators_are_defined_in_the_class_for_editors_and_type_checkers
     for name in ("__add__", "__matmul__", "__getitem__", "__iadd__", "sum", "exp", "reshape", "backward"):
         assert name in vars(mdl.Tensor), name
     assert (ROOT / "minidl" / "py.typed").exists()
+
+
+def test_gradcheck_keeps_the_rank_of_a_zero_dimensional_input():
+    ranks = []
+
+    def f(x):
+        ranks.append(x.ndim)
+        return x * 2 if x.ndim == 0 else x * 3  # a different function at another rank would be checked wrongly
+
+    assert mdl.gradcheck(f, mdl.tensor(1.5, dtype="float64", requires_grad=True))
+    assert set(ranks) == {0}

@@ -2,7 +2,7 @@
 
 Every model takes ``input_shape`` (C, H, W) and ``num_classes``, so every dataset fits every model.
 """
-from .registry import create, list_models, register
+from .registry import create, list_models, register, training_defaults
 from . import lenet, mlp  # noqa: E402,F401 - registers the models
 
-__all__ = ["create", "list_models", "register"]
+__all__ = ["create", "list_models", "register", "training_defaults"]

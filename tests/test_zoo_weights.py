@@ -99,7 +99,7 @@ def test_every_model_of_the_table_ships_fashion_mnist_and_digits_weights():
     for name, dataset in SHIPPED:
         entry = pretrained.find(name, dataset)
         assert entry.file == f"{name}-{dataset}.safetensors" and "--save-weights" in entry.command
-        assert 100_000 < entry.path().stat().st_size < 1_100_000 or name == "logreg", entry.file
+        assert entry.path().stat().st_size < 1_100_000, entry.file  # small enough to ship in the wheel
 
 
 def accuracy_on(model, dataset):

@@ -17,13 +17,14 @@ def flatten_then(*layers: nn.Module) -> nn.Sequential:
     return nn.Sequential(OrderedDict([("flatten", nn.Flatten()), *((str(i), m) for i, m in enumerate(layers))]))
 
 
-@register("logreg")
+@register("logreg", mnist={"epochs": 10, "lr_schedule": "cosine"},
+          fashion_mnist={"epochs": 10, "lr_schedule": "cosine"})
 def logreg(input_shape=(1, 28, 28), num_classes=10):
     """Softmax regression: Flatten -> Linear (keys ``0.*``). 7,850 parameters for 1x28x28 inputs and 10 classes."""
     return flatten_then(nn.Linear(_features(input_shape), num_classes))
 
 
-@register("mlp")
+@register("mlp", mnist={"epochs": 30, "lr_schedule": "cosine"}, fashion_mnist={"epochs": 30, "lr_schedule": "cosine"})
 def mlp(input_shape=(1, 28, 28), num_classes=10, hidden=256):
     """The classic two-layer network: Flatten -> Linear -> Sigmoid -> Linear (784-256-10: 203,530 parameters;
     keys ``0.*`` and ``2.*`` as PyTorch's ``nn.Sequential(Linear, Sigmoid, Linear)``)."""

@@ -50,7 +50,8 @@ def create(name: str, weights: str | None = None, **kwargs):
 
     ``weights="fashion-mnist"`` or ``"digits"`` loads the weights that ship with minidl for that dataset
     (``weights(name)`` lists them), checked against their sha256; the input shape and class count then
-    come from the dataset, and asking for others raises WeightsError naming what ships.
+    come from the dataset, and asking for others raises WeightsError naming what ships. As in torchvision,
+    the model comes back in training mode: call ``.eval()`` before predicting.
     """
     _check(name)
     if weights is None:
@@ -65,7 +66,7 @@ def create(name: str, weights: str | None = None, **kwargs):
             raise
         raise pretrained.WeightsError(f"{name} weights {weights!r} do not fit the model built with {kwargs}: "
                                       f"{err}") from err
-    return model.eval()
+    return model
 
 
 def weights(name: str) -> list:

@@ -16,6 +16,9 @@ class PatchTokens(nn.Module):
         self.pos_embedding = nn.Parameter(creation.zeros(1, num_patches + 1, dim))
         init.normal_(self.pos_embedding, std=0.02)
 
+    def extra_repr(self):
+        return f"class_token + {self.pos_embedding.shape[1] - 1} patches, dim={self.class_token.shape[2]}"
+
     def forward(self, x):
         n, dim = x.shape[:2]
         patches = x.reshape(n, dim, -1).permute(0, 2, 1)
@@ -84,7 +87,7 @@ class VisionTransformer(nn.Sequential):
 
 
 @register("vit-tiny", defaults={"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "lr_schedule": "cosine"},
-          mnist={"epochs": 10}, fashion_mnist={"epochs": 10})
+          mnist={"epochs": 6}, fashion_mnist={"epochs": 6})
 def vit_tiny(input_shape=(1, 28, 28), num_classes=10, **options) -> VisionTransformer:
     """ViT-Tiny (see ``VisionTransformer``): 139,018 parameters on 1x28x28 (patch 7; patch 2 on 8x8)."""
     return VisionTransformer(input_shape, num_classes, **options)

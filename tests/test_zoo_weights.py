@@ -121,5 +121,6 @@ def test_shipped_weights_reach_their_stated_test_accuracy(name, dataset):
                                  download=False)
     entry = pretrained.find(name, dataset)
     accuracy = accuracy_on(zoo.create(name, weights=dataset), test_set)
-    assert accuracy == pytest.approx(entry.test_accuracy, abs=0.002), (name, dataset)
+    # one test sample either way: BLAS rounding differs with the thread count
+    assert accuracy == pytest.approx(entry.test_accuracy, abs=max(0.001, 1.5 / len(test_set))), (name, dataset)
 

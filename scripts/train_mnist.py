@@ -9,63 +9,26 @@ Each epoch prints one line (train loss, test loss, test accuracy, seconds); a
 checkpoint (model + optimizer) is written after every epoch, and ``--resume``
 continues from it exactly: same epoch, same optimizer state, same data order.
 """
-import argparse
 import json
 import math
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
 import minidl as mdl  # noqa: E402
 from minidl import backends, data, nn, optim, zoo  # noqa: E402
+import train_args  # noqa: E402
 
 OPTIMIZERS = {
-    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=0.9 if a.momentum is None else a.momentum,
-                                       weight_decay=a.weight_decay),
+    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
     "adam": lambda params, a: optim.Adam(params, lr=a.lr, weight_decay=a.weight_decay),
     "adamw": lambda params, a: optim.AdamW(params, lr=a.lr, weight_decay=a.weight_decay),
-    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum or 0.0,
-                                               weight_decay=a.weight_decay),
+    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
 }
-ADAPTIVE_LR = 1e-3  # the default lr of Adam, AdamW and RMSprop; SGD's depends on the dataset
 CHECKPOINT_NAME = "last.safetensors"
-# Defaults that depend on the dataset: digits is 40x smaller, so it needs more (and smaller) steps.
-DATASET_DEFAULTS = {"mnist": dict(epochs=3, batch_size=128, lr=0.1),
-                    "fashion-mnist": dict(epochs=3, batch_size=128, lr=0.1),
-                    "digits": dict(epochs=30, batch_size=32, lr=0.05)}
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--model", default="mlp", choices=zoo.list_models())
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "digits"])
-    p.add_argument("--epochs", type=int, default=None, help="default: 3 (30 on digits)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 128 (32 on digits)")
-    p.add_argument("--lr", type=float, default=None,
-                   help="default: SGD 0.1 (0.05 on digits); Adam, AdamW, RMSprop 0.001")
-    p.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
-    p.add_argument("--momentum", type=float, default=None, help="default: 0.9 for SGD, 0 for RMSprop")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-schedule", default="none", choices=["none", "step", "cosine"],
-                   help="step: x0.7 every epoch (as PyTorch's MNIST example); cosine: anneal to 0 over --epochs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files (searched before the cache)")
-    p.add_argument("--no-download", action="store_true", help="only use files already on this machine")
-    p.add_argument("--no-fallback", action="store_true", help="fail instead of training on digits when "
-                   "the dataset cannot be found or downloaded")
-    p.add_argument("--checkpoint-dir", default=None, help="save model + optimizer here after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--grad-checkpoint", action="store_true", help="recompute activations in backward "
-                   "(checkpoint_sequential with sqrt(depth) segments)")
-    p.add_argument("--metrics-json", default=None, help="write per-epoch metrics to this JSON file")
-    p.add_argument("--plot", default=None, help="save loss/accuracy curves to this PNG (needs matplotlib)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
 
 
 def fail(message, code=2):
@@ -172,20 +135,21 @@ def plot(path, history):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    try:
+        args = train_args.parse_args(argv)
+        train_args.check_writable(args)
+    except train_args.UsageError as err:
+        fail(str(err))
     try:
         backend, args.device = backends.resolve(args.device)
     except (backends.DeviceUnavailableError, ValueError) as err:
         fail(str(err))
-    if args.resume and not args.checkpoint_dir:
-        fail("--resume needs --checkpoint-dir")
-
+    args.dataset = args.dataset or train_args.FALLBACK["dataset"]
     train_set, test_set = load_data(args)
-    if args.lr is None and args.optimizer != "sgd":
-        args.lr = ADAPTIVE_LR
-    for name, value in DATASET_DEFAULTS[args.dataset].items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    try:
+        train_args.resolve(args)
+    except train_args.UsageError as err:
+        fail(str(err))
     train_loader = data.DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, device=args.device,
                                    dtype=args.dtype)
     test_loader = data.DataLoader(test_set, 1000, device=args.device, dtype=args.dtype)
@@ -242,6 +206,9 @@ def main(argv=None):
               f"{best['epoch']}), {time.perf_counter() - run_start:.2f}s this run")
     if args.plot and history:
         plot(args.plot, history)
+    if args.save_weights and history:
+        mdl.save(model.state_dict(), args.save_weights)
+        print(f"saved the final weights to {args.save_weights} (test accuracy {history[-1]['test_accuracy']:.4f})")
     return history
 
 

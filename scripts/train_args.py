@@ -29,12 +29,21 @@ SEED_DEFAULT = 0
 class UsageError(Exception):
     """A flag or a combination of flags that cannot run; the script reports it as ``error: ...``, exit 2."""
 
+    exit_code = 2
+
 
 class Parser(argparse.ArgumentParser):
+    quiet = False  # set on every rank but the first of a distributed run: the same error is printed once
+
     def error(self, message):
         """argparse's errors as the script's other errors: one line on stderr, exit 2."""
-        print(f"error: {message} (see --help)", file=sys.stderr)
+        if not self.quiet:
+            print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
+
+    def print_help(self, file=None):
+        if not self.quiet:
+            super().print_help(file)
 
 
 def checked(convert, test, requirement):
@@ -112,10 +121,16 @@ def build_parser():
     return p
 
 
-def parse_args(argv=None):
-    """The parsed flags; settings left out are None (see ``resolve``). Also checks what needs no data."""
-    args = build_parser().parse_args(argv)
+def parse_args(argv=None, quiet=False):
+    """The parsed flags; settings left out are None (see ``resolve``). Also checks what needs no data.
+
+    ``quiet``: argparse's own errors and --help print nothing (the other ranks of a distributed run).
+    """
+    parser = build_parser()
+    parser.quiet = quiet
+    args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.given = sorted(name for name in (*STRUCTURAL, *HYPERPARAMETERS) if getattr(args, name) is not None)
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
@@ -150,38 +165,39 @@ def check_writable(args):
 
 
 def resolve(args, saved=None):
-    """Fill every setting left out: from ``saved`` (the resumed checkpoint's settings), else the zoo's defaults.
+    """Fill every setting not given on the command line: from ``saved`` (the resumed checkpoint's settings),
+    else from the model's zoo defaults (again after a fallback to another dataset: ``args.given`` is kept).
 
     Returns the hyperparameters given on the command line that differ from the checkpoint's
     (the banner names them). A structural setting given and different from the checkpoint's is a UsageError.
     """
-    momentum_given = args.momentum is not None
+    given = set(args.given)
     if saved is not None:
         differ = [f"--{name.replace('_', '-')} {saved[name]} (checkpoint) vs {getattr(args, name)} (command line)"
-                  for name in STRUCTURAL if getattr(args, name) not in (None, saved[name])]
+                  for name in STRUCTURAL if name in given and getattr(args, name) != saved[name]]
         if differ:
             raise UsageError(f"cannot resume {checkpoint_name(args)}: it was made with different settings: "
                              f"{'; '.join(differ)}. Start a new run in another --checkpoint-dir, or leave "
                              "these flags out to continue with the checkpoint's")
         overridden = {name: saved[name] for name in HYPERPARAMETERS
-                      if getattr(args, name) is not None and getattr(args, name) != saved[name]}
+                      if name in given and getattr(args, name) != saved[name]}
         for name in (*STRUCTURAL, *HYPERPARAMETERS):
-            if getattr(args, name) is None:
+            if name not in given:
                 setattr(args, name, saved[name])
-        check_momentum(args, momentum_given)
+        check_momentum(args, "momentum" in given)
         return overridden
     for name, value in FALLBACK.items():
-        if getattr(args, name) is None:
+        if name not in given and (name != "dataset" or args.dataset is None):  # keep a fallback's dataset
             setattr(args, name, value)
     model_defaults = zoo.training_defaults(args.model, args.dataset)
-    if args.optimizer is not None and args.optimizer != model_defaults["optimizer"]:
+    if "optimizer" in given and args.optimizer != model_defaults["optimizer"]:
         model_defaults = {**model_defaults, "momentum": None, **OPTIMIZER_DEFAULTS[args.optimizer]}
     for name in ("optimizer", "lr_schedule", "lr", "momentum", "weight_decay", "epochs", "batch_size"):
-        if getattr(args, name) is None:
+        if name not in given:
             setattr(args, name, model_defaults[name])
-    if args.seed is None:
+    if "seed" not in given:
         args.seed = SEED_DEFAULT
-    check_momentum(args, momentum_given)
+    check_momentum(args, "momentum" in given)
     return {}
 
 

@@ -21,6 +21,10 @@ import signal
 import sys
 import time
 
+if __name__ == "__main__":  # while importing there is nothing to lose: a signal ends the script, no traceback
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, lambda signum, frame: sys.exit(128 + signum))
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 

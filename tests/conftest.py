@@ -4,11 +4,12 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLAS, here and in subprocesses
 
+import numpy  # noqa: E402,F401  (loads OpenBLAS now, so that the limit below applies to it)
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-threadpool_limits(1, user_api="blas")  # in case NumPy was imported (by a plugin) before this file
+threadpool_limits(1, user_api="blas")  # also when the environment asked for more threads
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)

@@ -3,69 +3,62 @@
 
     python scripts/train_mnist.py                          # MNIST, or bundled digits when offline
     python scripts/train_mnist.py --dataset fashion-mnist --model lenet5 --epochs 5
-    python scripts/train_mnist.py --device cuda --checkpoint-dir runs/mlp --resume
+    python scripts/train_mnist.py --checkpoint-dir runs/mlp --resume
+    mpiexec -n 2 python scripts/train_mnist.py --distributed --dataset fashion-mnist --model lenet5
 
-Each epoch prints one line (train loss, test loss, test accuracy, seconds); a
-checkpoint (model + optimizer) is written after every epoch, and ``--resume``
-continues from it exactly: same epoch, same optimizer state, same data order.
+Each epoch prints one line (train loss, test loss, test accuracy, seconds). With --checkpoint-dir,
+last.safetensors (model, optimizer, history and the run's settings) is written after every epoch
+and best.safetensors whenever the test accuracy is the best so far; ``--resume`` continues from
+last.safetensors exactly: same epoch, same optimizer state, same data order. A non-finite loss
+stops the run (exit 1) before anything non-finite is saved; Ctrl-C or SIGTERM stop it cleanly
+(exit 130 or 143) and print the command that resumes it. Bad flags: one line and exit 2.
 """
-import argparse
 import json
 import math
 import os
+import shlex
+import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+if __name__ == "__main__":  # while importing there is nothing to lose: a signal ends the script, no traceback
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, lambda signum, frame: sys.exit(128 + signum))
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
 import minidl as mdl  # noqa: E402
 from minidl import backends, data, nn, optim, zoo  # noqa: E402
+import train_args  # noqa: E402
+from train_args import UsageError  # noqa: E402
+from train_ranks import Ranks  # noqa: E402
+from train_signals import Interrupted, StopRequests  # noqa: E402
 
 OPTIMIZERS = {
-    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=0.9 if a.momentum is None else a.momentum,
-                                       weight_decay=a.weight_decay),
+    "sgd": lambda params, a: optim.SGD(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
     "adam": lambda params, a: optim.Adam(params, lr=a.lr, weight_decay=a.weight_decay),
     "adamw": lambda params, a: optim.AdamW(params, lr=a.lr, weight_decay=a.weight_decay),
-    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum or 0.0,
-                                               weight_decay=a.weight_decay),
+    "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
 }
-ADAPTIVE_LR = 1e-3  # the default lr of Adam, AdamW and RMSprop; SGD's depends on the dataset
-CHECKPOINT_NAME = "last.safetensors"
-# Defaults that depend on the dataset: digits is 40x smaller, so it needs more (and smaller) steps.
-DATASET_DEFAULTS = {"mnist": dict(epochs=3, batch_size=128, lr=0.1),
-                    "fashion-mnist": dict(epochs=3, batch_size=128, lr=0.1),
-                    "digits": dict(epochs=30, batch_size=32, lr=0.05)}
+SYNC_EVERY = 20  # steps between reads of the loss (a device sync; with --distributed, one small all-reduce)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--model", default="mlp", choices=zoo.list_models())
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "digits"])
-    p.add_argument("--epochs", type=int, default=None, help="default: 3 (30 on digits)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 128 (32 on digits)")
-    p.add_argument("--lr", type=float, default=None,
-                   help="default: SGD 0.1 (0.05 on digits); Adam, AdamW, RMSprop 0.001")
-    p.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
-    p.add_argument("--momentum", type=float, default=None, help="default: 0.9 for SGD, 0 for RMSprop")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-schedule", default="none", choices=["none", "step", "cosine"],
-                   help="step: x0.7 every epoch (as PyTorch's MNIST example); cosine: anneal to 0 over --epochs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files (searched before the cache)")
-    p.add_argument("--no-download", action="store_true", help="only use files already on this machine")
-    p.add_argument("--no-fallback", action="store_true", help="fail instead of training on digits when "
-                   "the dataset cannot be found or downloaded")
-    p.add_argument("--checkpoint-dir", default=None, help="save model + optimizer here after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--grad-checkpoint", action="store_true", help="recompute activations in backward "
-                   "(checkpoint_sequential with sqrt(depth) segments)")
-    p.add_argument("--metrics-json", default=None, help="write per-epoch metrics to this JSON file")
-    p.add_argument("--plot", default=None, help="save loss/accuracy curves to this PNG (needs matplotlib)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
+class RunFailed(Exception):
+    """The run cannot go on (a non-finite loss, a failed save); exit code 1."""
+
+    exit_code = 1
+
+
+class OtherRankFailed(Exception):
+    """Another rank failed (it printed why); this rank ends with the same exit code."""
+
+    def __init__(self, rank, exit_code):
+        super().__init__(f"rank {rank} failed")
+        self.exit_code = exit_code
+
+
+ENDINGS = (UsageError, RunFailed, Interrupted, OtherRankFailed)  # the ways a run ends on purpose
 
 
 def fail(message, code=2):
@@ -73,53 +66,178 @@ def fail(message, code=2):
     sys.exit(code)
 
 
-def load_data(args):
-    """Train and test splits; falls back to digits (with one clear message) when the dataset is unavailable."""
+def agree(ranks, stop, step, *args, signals=True):
+    """``step(*args)`` on every rank; if it failed on any rank, or a stop signal came to any, all ranks raise.
+
+    With several ranks a rank must never end alone (the others would wait for it forever), so each
+    point where one rank could fail or see a signal is followed by this exchange. ``signals=False``:
+    a stop signal does not end the run here (it has nothing left to stop).
+    """
+    error, result = None, None
     try:
-        return [data.load_dataset(args.dataset, split, args.data_dir, download=not args.no_download)
-                for split in ("train", "test")]
+        result = step(*args)
+    except (UsageError, RunFailed) as err:
+        error = err
+    codes, (signalled,) = ranks.share(error.exit_code if error else 0, [stop.signum is not None])
+    if error is not None:
+        error.rank = ranks.rank  # printed by rank 0, or by this rank if rank 0 did not fail as well
+        error.show = ranks.is_main or not codes[0]
+        raise error
+    failed = [r for r, code in enumerate(codes) if code]
+    if failed:
+        raise OtherRankFailed(failed[0], int(codes[failed[0]]))
+    if signalled and signals:
+        raise Interrupted(stop.signum or signal.SIGINT)
+    return result
+
+
+def load_data(args, ranks, resuming):
+    """Train and test splits; falls back to digits (with one clear message) when the dataset is unavailable.
+
+    With several ranks the fallback is agreed: if any rank lacks the dataset, all train on digits.
+    """
+    try:
+        splits = [data.load_dataset(args.dataset, split, args.data_dir, download=not args.no_download)
+                  for split in ("train", "test")]
+        problem = None
     except (data.DatasetUnavailableError, data.ChecksumError, data.IDXError) as err:
-        if args.no_fallback or args.dataset == "digits":
-            fail(f"{err}\nPass --data-dir with the IDX files or choose another --dataset.")
-        print(f"note: {args.dataset} is not available ({err}).\n      Use --data-dir DIR with its IDX files, "
-              f"or --dataset fashion-mnist / digits; --no-fallback makes this an error.\n"
+        splits, problem = None, err
+    flags, _ = ranks.share(problem is not None, [])
+    missing = [r for r, flag in enumerate(flags) if flag]
+    if not missing:
+        return splits
+    where = "" if ranks.size == 1 else f" on rank {missing[0]}"
+    if args.no_fallback or args.dataset == "digits" or resuming:
+        reason = "" if problem is None else f"{problem}\n"
+        raise UsageError(f"{args.dataset} is not available{where}. {reason}Pass --data-dir with the IDX files"
+                         + ("." if resuming else " or choose another --dataset."))
+    if ranks.is_main:
+        print(f"note: {args.dataset} is not available{where} ({problem}).\n      Use --data-dir DIR with its IDX "
+              f"files, or --dataset fashion-mnist / digits; --no-fallback makes this an error.\n"
               f"      Training on the bundled digits dataset instead.", file=sys.stderr)
-        args.dataset = "digits"
-        return [data.load_dataset("digits", split) for split in ("train", "test")]
+    args.dataset = "digits"
+    return [data.load_dataset("digits", split) for split in ("train", "test")]
 
 
-def forward(model, x, grad_checkpoint):
-    if grad_checkpoint and model.training:
-        return nn.checkpoint_sequential(model, max(1, round(math.sqrt(len(model)))), x)
-    return model(x)
+class GradCheckpointed(nn.Module):
+    """A Sequential that, while training with gradients, keeps only sqrt(depth) activations and recomputes the rest."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.seq = seq
+        self.segments = max(1, round(math.sqrt(len(seq))))
+
+    def forward(self, x):
+        if self.training and mdl.is_grad_enabled():
+            return nn.checkpoint_sequential(self.seq, self.segments, x)
+        return self.seq(x)
 
 
-def train_epoch(model, loader, optimizer, loss_fn, args, epoch):
-    """One pass over the training data; returns the mean loss. The loss is read from the device every 20 steps."""
+def check_grad_checkpoint(model_name):
+    """--grad-checkpoint runs a model's children one after another: only a plain nn.Sequential is that model."""
+    model = zoo.create(model_name)
+    if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
+        raise UsageError(f"--grad-checkpoint needs a model that is an nn.Sequential running its children in "
+                         f"order; {model_name} is a {type(model).__name__} with its own forward")
+
+
+def read_checkpoint(args, device):
+    """The checkpoint to resume (None when there is none yet); refused if unreadable, settings-less or non-finite."""
+    path = train_args.checkpoint_name(args)
+    if not os.path.exists(path):
+        return None
+    try:
+        state = mdl.load(path, device=device)
+    except (mdl.CheckpointError, OSError) as err:
+        best = train_args.checkpoint_name(args, "best.safetensors")
+        hint = f"; {best} may be intact: copy it to {path} to resume from it" if os.path.exists(best) else ""
+        raise UsageError(f"cannot resume: {err}{hint}") from None
+    if not isinstance(state, dict) or "settings" not in state:
+        raise UsageError(f"cannot resume from {path}: it holds no run settings (not written by this version of "
+                         "train_mnist.py); start a new run in another --checkpoint-dir")
+    for part in ("model", "optimizer"):
+        for name, value in flat_tensors(state[part]):
+            if not bool(mdl.isfinite(value).all().item()):
+                raise UsageError(f"cannot resume from {path}: {part} tensor {name!r} holds NaN or infinite values "
+                                 "(the run that wrote it diverged); start again with a smaller --lr")
+    return state
+
+
+def flat_tensors(obj, prefix=""):
+    """``(dotted name, tensor)`` for each tensor inside nested dicts and lists."""
+    if isinstance(obj, mdl.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from flat_tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from flat_tensors(value, f"{prefix}.{i}" if prefix else str(i))
+
+
+def make_scheduler(optimizer, args, epoch):
+    """The schedule as of ``epoch``, from the closed form of --lr-schedule with base lr --lr (so overrides apply)."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = args.lr
+    if args.lr_schedule == "none":
+        return None
+    if args.lr_schedule == "step":
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    else:
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    if epoch:
+        scheduler.step(epoch)
+    return scheduler
+
+
+def set_hyperparameters(optimizer, args):
+    """After loading an optimizer's state: the run's momentum and weight decay (the saved ones, or the overrides)."""
+    for group in optimizer.param_groups:
+        group["weight_decay"] = args.weight_decay
+        if args.momentum is not None:
+            group["momentum"] = args.momentum
+
+
+def train_epoch(model, loader, optimizer, loss_fn, args, epoch, ranks, stop):
+    """One pass over this rank's share of the data; returns the mean loss over all ranks.
+
+    Every SYNC_EVERY steps (and at the last) the loss is read from the device and summed over
+    the ranks, together with whether any rank received a stop signal: so a non-finite loss or a
+    Ctrl-C stops every rank at the same step.
+    """
     model.train()
     from tqdm.auto import tqdm
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", leave=False,
-               disable=True if args.quiet else None,  # None: no bar when stderr is not a terminal
+               disable=True if args.quiet or not ranks.is_main else None,  # None: no bar unless stderr is a terminal
                dynamic_ncols=True)
     total, seen, start = 0.0, 0, time.perf_counter()
     pending, pending_n = None, 0
     for step, (x, y) in enumerate(bar, 1):
         optimizer.zero_grad()
-        loss = loss_fn(forward(model, x, args.grad_checkpoint), y)
+        loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
         batch_loss = loss.detach() * len(y)
         pending = batch_loss if pending is None else pending + batch_loss  # stays on the device
         pending_n += len(y)
-        if step % 20 == 0 or step == len(loader):
-            total, seen = total + pending.item(), seen + pending_n
+        if ranks.size == 1 and step % SYNC_EVERY and step != len(loader):
+            stop.check()
+            continue
+        if step % SYNC_EVERY == 0 or step == len(loader):
+            loss_sum, n, signalled = ranks.sum([pending.item(), pending_n, stop.signum is not None])
+            total, seen = total + loss_sum, seen + n
             pending, pending_n = None, 0
+            if not math.isfinite(total):
+                raise RunFailed(f"the training loss became {total} in epoch {epoch + 1} (by step {step}); the run "
+                                "diverged, so it stops here without saving. Try a smaller --lr")
+            if signalled:
+                raise Interrupted(stop.signum or 2)
             bar.set_postfix(loss=f"{total / seen:.4f}", samples_per_s=f"{seen / (time.perf_counter() - start):.0f}")
     return total / seen
 
 
-def evaluate(model, loader, loss_fn):
-    """Mean loss and accuracy over ``loader`` in eval mode, without recording."""
+def evaluate(model, loader, loss_fn, ranks):
+    """Mean loss and accuracy over the whole test set (each rank's share, summed over ranks), without recording."""
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
     with mdl.no_grad():
@@ -128,37 +246,38 @@ def evaluate(model, loader, loss_fn):
             loss_sum += loss_fn(logits, y).item() * len(y)
             correct += int((logits.argmax(dim=1) == y).astype("int64").sum().item())
             n += len(y)
+    loss_sum, correct, n = ranks.sum([loss_sum, correct, n])
     return loss_sum / n, correct / n
 
 
-def make_scheduler(optimizer, args):
-    if args.lr_schedule == "step":
-        return optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    if args.lr_schedule == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    return None
+def check_finite(model):
+    for name, p in model.named_parameters():
+        if not bool(mdl.isfinite(p.detach()).all().item()):
+            raise RunFailed(f"parameter {name!r} holds NaN or infinite values; not saving it")
 
 
-def save_checkpoint(path, model, optimizer, scheduler, epoch, history):
-    mdl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-              "scheduler": scheduler.state_dict() if scheduler else None, "history": history}, path)
+def save(obj, path, what):
+    try:
+        mdl.save(obj, path)
+    except OSError as err:
+        raise RunFailed(f"could not write the {what} {path}: {err.strerror or err}; the previous file, if any, "
+                        "is intact") from None
 
 
 def write_json(path, obj):
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise RunFailed(f"could not write --metrics-json {path}: {err.strerror or err}") from None
 
 
 def plot(path, history):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('note: --plot needs matplotlib: pip install "minidl[plot]"', file=sys.stderr)
-        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
@@ -169,80 +288,198 @@ def plot(path, history):
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="test accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def resume_command(args, ranks):
+    """The command line that continues this run from its last checkpoint."""
+    script = os.path.relpath(os.path.abspath(__file__))
+    if script.startswith(".."):
+        script = os.path.abspath(__file__)
+    argv = [a for a in args.argv if a != "--resume"]
+    launcher = ["mpiexec", "-n", str(ranks.size)] if ranks.distributed else []
+    return shlex.join([*launcher, "python", script, *argv, "--resume"])
+
+
+class Run:
+    """One training run: its settings, model, data and checkpoints, built from the parsed flags."""
+
+    def __init__(self, args, ranks, stop):
+        self.args, self.ranks, self.stop = args, ranks, stop
+        self.epoch, self.history = None, []
+        self.last = train_args.checkpoint_name(args) if args.checkpoint_dir else None
+        self.best = train_args.checkpoint_name(args, "best.safetensors") if args.checkpoint_dir else None
+        state, overridden = agree(ranks, stop, self.settle)
+        self.train_set, self.test_set = load_data(args, ranks, resuming=state is not None)
+        if state is None:
+            train_args.resolve(args)  # after a fallback to digits, digits' defaults
+        self.first_epoch = state["epoch"] if state else 0
+        if self.first_epoch > args.epochs:
+            raise UsageError(f"the checkpoint has already trained {self.first_epoch} epochs, more than --epochs "
+                             f"{args.epochs}; give --epochs above {self.first_epoch} to train further")
+        self.history = list(state["history"]) if state else []
+        mdl.manual_seed(args.seed)
+        self.model = zoo.create(args.model, input_shape=self.train_set.input_shape,
+                                num_classes=len(self.train_set.classes))
+        self.model.to(args.dtype).to(args.device)
+        self.optimizer = OPTIMIZERS[args.optimizer](self.model.parameters(), args)
+        if state:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            set_hyperparameters(self.optimizer, args)
+        self.scheduler = make_scheduler(self.optimizer, args, self.first_epoch)
+        self.trained = ranks.wrap(GradCheckpointed(self.model) if args.grad_checkpoint else self.model)
+        loader_options = dict(device=args.device, dtype=args.dtype)
+        self.train_loader = ranks.train_loader(self.train_set, args.batch_size, args.seed, **loader_options)
+        self.test_loader = ranks.test_loader(self.test_set, **loader_options)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.banner(state, overridden)
+
+    def settle(self):
+        """What this rank can check before loading data: the device, the checkpoint to resume, the settings."""
+        a = self.args
+        try:
+            self.backend, a.device = backends.resolve(a.device)
+        except (backends.DeviceUnavailableError, ValueError) as err:
+            raise UsageError(str(err)) from None
+        state = read_checkpoint(a, a.device) if a.resume else None
+        overridden = train_args.resolve(a, state["settings"] if state else None)  # model and dataset now known
+        if a.grad_checkpoint:
+            check_grad_checkpoint(a.model)
+        return state, overridden
+
+    def banner(self, state, overridden):
+        a = self.args
+        n_params = sum(p.numel() for p in self.model.parameters())
+        ranks = f" | {self.ranks.size} ranks" if self.ranks.distributed else ""
+        momentum = f", momentum {a.momentum:g}" if a.momentum is not None else ""
+        decay = f", weight decay {a.weight_decay:g}" if a.weight_decay else ""
+        schedule = f", {a.lr_schedule} schedule" if a.lr_schedule != "none" else ""
+        self.say(f"minidl {mdl.__version__} | {a.model} ({n_params:,} parameters) | {a.dataset}: "
+                 f"{len(self.train_set):,} train / {len(self.test_set):,} test | device {a.device}{ranks} | "
+                 f"{a.optimizer} lr {a.lr:g}{momentum}{decay}{schedule}, batch {a.batch_size}, {a.epochs} epochs")
+        if state:
+            self.say(f"resumed from {self.last} after epoch {self.first_epoch}")
+            for name, saved in overridden.items():
+                self.say(f"  --{name.replace('_', '-')} {getattr(a, name)} from the command line overrides the "
+                         f"checkpoint's {saved}")
+        elif a.resume:
+            self.say(f"note: no checkpoint at {self.last} to resume from; starting from epoch 1", sys.stderr)
+
+    def say(self, text, file=None):
+        if self.ranks.is_main:
+            print(text, file=file or sys.stdout, flush=True)
+
+    def train(self):
+        """Train the remaining epochs; returns the history of all epochs."""
+        a, start = self.args, time.perf_counter()
+        self.stop.deferred = True
+        for epoch in range(self.first_epoch, a.epochs):
+            self.epoch = epoch
+            mdl.manual_seed(a.seed * 10_007 + epoch)  # dropout masks depend on (seed, epoch) only: resumable
+            self.train_loader.set_epoch(epoch)
+            started = time.perf_counter()
+            train_loss = train_epoch(self.trained, self.train_loader, self.optimizer, self.loss_fn, a, epoch,
+                                     self.ranks, self.stop)
+            self.backend.synchronize(a.device)
+            seconds = time.perf_counter() - started
+            test_loss, test_acc = evaluate(self.trained, self.test_loader, self.loss_fn, self.ranks)
+            if not math.isfinite(test_loss):
+                raise RunFailed(f"the test loss became {test_loss} after epoch {epoch + 1}; the run diverged, so it "
+                                "stops here without saving. Try a smaller --lr")
+            self.history.append({"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
+                                 "test_accuracy": test_acc, "seconds": seconds,
+                                 "samples_per_s": len(self.train_set) / seconds})
+            self.say(f"epoch {epoch + 1:>2}/{a.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
+                     f"test acc {test_acc:.4f}  {seconds:.2f}s")
+            if self.scheduler is not None:
+                self.scheduler.step()
+            agree(self.ranks, self.stop, self.write_epoch, epoch + 1)
+        self.epoch = None
+        agree(self.ranks, self.stop, self.write_final, signals=False)
+        best = max(self.history, key=lambda h: h["test_accuracy"])
+        self.say(f"done: test accuracy {self.history[-1]['test_accuracy']:.4f} (best {best['test_accuracy']:.4f} "
+                 f"at epoch {best['epoch']}), {time.perf_counter() - start:.2f}s this run")
+        return self.history
+
+    def write_epoch(self, epoch):
+        """Rank 0: the checkpoints (last, and best if it is) and the metrics of the epoch just finished."""
+        a = self.args
+        if not self.ranks.is_main:
+            return
+        if self.last:
+            check_finite(self.model)
+            state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch,
+                     "history": self.history, "settings": train_args.settings(a), "world_size": self.ranks.size}
+            save(state, self.last, "checkpoint")
+            if self.history[-1]["test_accuracy"] > max((h["test_accuracy"] for h in self.history[:-1]), default=-1):
+                save(state, self.best, "checkpoint")
+        if a.metrics_json:
+            write_json(a.metrics_json, {"args": vars(a), "history": self.history})
+
+    def write_final(self):
+        """Rank 0: the curves and the final weights, once every epoch has been trained."""
+        a, history = self.args, self.history
+        if not self.ranks.is_main:
+            return
+        if a.plot:
+            plot(a.plot, history)
+        if a.save_weights:
+            check_finite(self.model)
+            save(self.model.state_dict(), a.save_weights, "--save-weights file")
+            print(f"saved the final weights to {a.save_weights} (test accuracy {history[-1]['test_accuracy']:.4f})")
+
+    def kept(self):
+        """Which checkpoint the run leaves behind."""
+        done = self.history[-1]["epoch"] if self.history else 0
+        if not self.last:
+            return "no checkpoint was written (no --checkpoint-dir)"
+        if done:
+            return f"the last checkpoint is {self.last} (after epoch {done})"
+        return "no epoch has finished, so there is no checkpoint yet"
+
+    def interrupted(self, err):
+        """What the run has kept when the signal ``err`` stopped it, and the command that continues it."""
+        if self.epoch is not None:
+            where = f"during epoch {self.epoch + 1}/{self.args.epochs}"
+        else:
+            where = "after training" if self.history else "before training"
+        return f"stopped by {err} {where}; {self.kept()}. Resume with:\n  {resume_command(self.args, self.ranks)}"
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        backend, args.device = backends.resolve(args.device)
-    except (backends.DeviceUnavailableError, ValueError) as err:
-        fail(str(err))
-    if args.resume and not args.checkpoint_dir:
-        fail("--resume needs --checkpoint-dir")
+    """Train as the flags say; returns the history (per-epoch metrics).
 
-    train_set, test_set = load_data(args)
-    if args.lr is None and args.optimizer != "sgd":
-        args.lr = ADAPTIVE_LR
-    for name, value in DATASET_DEFAULTS[args.dataset].items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    train_loader = data.DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, device=args.device,
-                                   dtype=args.dtype)
-    test_loader = data.DataLoader(test_set, 1000, device=args.device, dtype=args.dtype)
-    mdl.manual_seed(args.seed)
-    model = zoo.create(args.model, input_shape=train_set.input_shape, num_classes=len(train_set.classes))
-    model.to(args.dtype).to(args.device)
-    optimizer = OPTIMIZERS[args.optimizer](model.parameters(), args)
-    scheduler = make_scheduler(optimizer, args)
-    loss_fn = nn.CrossEntropyLoss()
-
-    history, first_epoch = [], 0
-    checkpoint_path = os.path.join(args.checkpoint_dir, CHECKPOINT_NAME) if args.checkpoint_dir else None
-    if args.resume and not os.path.exists(checkpoint_path):
-        print(f"note: no checkpoint at {checkpoint_path} to resume from; starting from epoch 1", file=sys.stderr)
-    elif args.resume:
-        state = mdl.load(checkpoint_path, device=args.device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        first_epoch, history = state["epoch"], state["history"]
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        print(f"resumed from {checkpoint_path} after epoch {first_epoch}")
-    if checkpoint_path:
-        os.makedirs(args.checkpoint_dir, exist_ok=True)
-
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"minidl {mdl.__version__} | {args.model} ({n_params:,} parameters) | {args.dataset}: "
-          f"{len(train_set):,} train / {len(test_set):,} test | device {args.device} | {args.optimizer} lr {args.lr}, "
-          f"batch {args.batch_size}, {args.epochs} epochs")
-    run_start = time.perf_counter()
-    for epoch in range(first_epoch, args.epochs):
-        mdl.manual_seed(args.seed * 10_007 + epoch)  # dropout masks depend on (seed, epoch) only: resumable
-        train_loader.set_epoch(epoch)
-        start = time.perf_counter()
-        train_loss = train_epoch(model, train_loader, optimizer, loss_fn, args, epoch)
-        backend.synchronize(args.device)
-        seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(model, test_loader, loss_fn)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
-                        "test_accuracy": test_acc, "seconds": seconds,
-                        "samples_per_s": len(train_set) / seconds})
-        print(f"epoch {epoch + 1:>2}/{args.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
-              f"test acc {test_acc:.4f}  {seconds:.2f}s")
-        if scheduler is not None:
-            scheduler.step()
-        if checkpoint_path:
-            save_checkpoint(checkpoint_path, model, optimizer, scheduler, epoch + 1, history)
-        if args.metrics_json:
-            write_json(args.metrics_json, {"args": vars(args), "history": history})
-
-    if history:
-        best = max(history, key=lambda h: h["test_accuracy"])
-        print(f"done: test accuracy {history[-1]['test_accuracy']:.4f} (best {best['test_accuracy']:.4f} at epoch "
-              f"{best['epoch']}), {time.perf_counter() - run_start:.2f}s this run")
-    if args.plot and history:
-        plot(args.plot, history)
-    return history
+    Exit codes: 2 bad flags or a checkpoint that cannot be resumed, 1 a failed run (non-finite
+    loss, a failed save), 130/143 stopped by SIGINT/SIGTERM.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    distributed = "--distributed" in argv
+    with StopRequests() as stop:
+        stop.deferred = distributed  # several ranks stop together, at the next point where they agree
+        try:
+            ranks = Ranks(distributed)
+        except ImportError as err:
+            fail(f"--distributed: {err}")
+        run = None
+        try:
+            args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main)
+            agree(ranks, stop, lambda: ranks.is_main and train_args.check_writable(args))
+            run = Run(args, ranks, stop)
+            history = run.train()
+        except ENDINGS as err:
+            ranks.close()
+            if getattr(err, "show", ranks.is_main) and not isinstance(err, OtherRankFailed):
+                where = f"(rank {err.rank}) " if ranks.size > 1 and getattr(err, "rank", 0) else ""
+                text = f"error: {where}{err}"
+                if isinstance(err, RunFailed) and run:
+                    text += f"\n{run.kept()}"
+                if isinstance(err, Interrupted):
+                    text = run.interrupted(err) if run else f"stopped by {err} before training; nothing was saved"
+                print(text, file=sys.stderr, flush=True)
+            sys.exit(err.exit_code)
+        ranks.close()
+        return history
 
 
 if __name__ == "__main__":

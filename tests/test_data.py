@@ -8,6 +8,8 @@ import pytest
 from minidl import data
 from minidl.data import datasets
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*no published checksum")
+
 
 def tiny_split(rng, n=6):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8)
@@ -24,27 +26,6 @@ def write_dataset(folder, compress=True):
             data.write_idx(folder / (name + (".gz" if compress else "")), array)
             arrays[name] = array
     return arrays
-
-
-@pytest.fixture
-def isolated(monkeypatch, tmp_path):
-    """No $MINIDL_DATA, a private cache, no system folders, and the network unreachable."""
-    monkeypatch.delenv("MINIDL_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    for name, source in datasets.SOURCES.items():
-        monkeypatch.setitem(datasets.SOURCES, name, datasets.Source(
-            ("http://127.0.0.1:9/unreachable/",), source.gz_md5, source.raw_md5, ()))
-
-    def no_network(*args, **kwargs):
-        raise OSError("tests never touch the network")
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", no_network)
-    return tmp_path
-
-
-def unchecked(monkeypatch, name):
-    """Accept any content for ``name``: the tiny test files cannot have the published checksums."""
-    source = datasets.SOURCES[name]
-    monkeypatch.setitem(datasets.SOURCES, name, datasets.Source(source.mirrors, {}, {}, source.system_dirs))
 
 
 # -- IDX -----------------------------------------------------------------------------
@@ -89,72 +70,70 @@ def test_damaged_gzip_is_reported(tmp_path):
 # -- lookup ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_load_from_data_dir(isolated, monkeypatch, compress):
-    unchecked(monkeypatch, "mnist")
-    arrays = write_dataset(isolated / "files", compress)
-    train = data.load_dataset("mnist", "train", data_dir=isolated / "files", download=False)
+def test_load_from_data_dir(isolated_data, unchecked_mnist, compress):
+    arrays = write_dataset(isolated_data / "files", compress)
+    train = data.load_dataset("mnist", "train", data_dir=isolated_data / "files", download=False)
     assert train.inputs.shape == (6, 1, 28, 28) and train.inputs.dtype == np.float32
     np.testing.assert_allclose(train.inputs[:, 0] * 255, arrays["train-images-idx3-ubyte"], atol=1e-3)
     np.testing.assert_array_equal(train.targets, arrays["train-labels-idx1-ubyte"])
     assert train.targets.dtype == np.int64 and len(train) == 6 and train.input_shape == (1, 28, 28)
-    assert len(data.load_dataset("mnist", "test", data_dir=isolated / "files")) == 4
+    assert len(data.load_dataset("mnist", "test", data_dir=isolated_data / "files")) == 4
 
 
-def test_lookup_order_prefers_data_dir_then_env_then_cache(isolated, monkeypatch):
-    unchecked(monkeypatch, "mnist")
-    write_dataset(isolated / "arg")
-    write_dataset(isolated / "env" / "mnist")
-    monkeypatch.setenv("MINIDL_DATA", str(isolated / "env"))
-    assert data.load_dataset("mnist", data_dir=isolated / "arg").source.startswith(str(isolated / "arg"))
-    assert data.load_dataset("mnist").source.startswith(str(isolated / "env" / "mnist"))
-    dirs = data.search_dirs("mnist", isolated / "arg")
-    assert dirs[:4] == [isolated / "arg", isolated / "arg" / "mnist", isolated / "env", isolated / "env" / "mnist"]
-    assert dirs[4] == isolated / "cache" / "minidl" / "mnist"
+def test_lookup_order_prefers_data_dir_then_env_then_cache(isolated_data, unchecked_mnist, monkeypatch):
+    write_dataset(isolated_data / "arg")
+    write_dataset(isolated_data / "env" / "mnist")
+    monkeypatch.setenv("MINIDL_DATA", str(isolated_data / "env"))
+    assert data.load_dataset("mnist", data_dir=isolated_data / "arg").source.startswith(str(isolated_data / "arg"))
+    assert data.load_dataset("mnist").source.startswith(str(isolated_data / "env" / "mnist"))
+    dirs = data.search_dirs("mnist", isolated_data / "arg")
+    assert dirs[:4] == [isolated_data / "arg", isolated_data / "arg" / "mnist", isolated_data / "env", isolated_data / "env" / "mnist"]
+    assert dirs[4] == isolated_data / "cache" / "minidl" / "mnist"
 
 
-def test_missing_without_download_names_the_searched_folders(isolated):
+def test_missing_without_download_names_the_searched_folders(isolated_data):
     with pytest.raises(data.DatasetUnavailableError, match=r"not found in .*cache/minidl/mnist.*downloading is off"):
         data.load_dataset("mnist", download=False)
 
 
-def test_download_failure_is_a_clear_error(isolated):
+def test_download_failure_is_a_clear_error(isolated_data):
     with pytest.raises(data.DatasetUnavailableError, match="could not download train-images-idx3-ubyte.gz"):
         data.load_dataset("mnist")
 
 
-def test_wrong_content_fails_the_checksum(isolated):
-    write_dataset(isolated / "files")  # the fashion-mnist checksums are real, the tiny files are not
+def test_wrong_content_fails_the_checksum(isolated_data):
+    write_dataset(isolated_data / "files")  # the fashion-mnist checksums are real, the tiny files are not
     with pytest.raises(data.ChecksumError, match="corrupt or another dataset's"):
-        data.load_dataset("fashion-mnist", data_dir=isolated / "files")
+        data.load_dataset("fashion-mnist", data_dir=isolated_data / "files")
 
 
-def test_either_the_gz_or_the_content_checksum_is_accepted(isolated, monkeypatch):
-    arrays = write_dataset(isolated / "files")
-    gz_md5 = {n: hashlib.md5((isolated / "files" / (n + ".gz")).read_bytes()).hexdigest() for n in arrays}
-    raw_md5 = {n: hashlib.md5(gzip.decompress((isolated / "files" / (n + ".gz")).read_bytes())).hexdigest()
+def test_either_the_gz_or_the_content_checksum_is_accepted(isolated_data, monkeypatch):
+    arrays = write_dataset(isolated_data / "files")
+    gz_md5 = {n: hashlib.md5((isolated_data / "files" / (n + ".gz")).read_bytes()).hexdigest() for n in arrays}
+    raw_md5 = {n: hashlib.md5(gzip.decompress((isolated_data / "files" / (n + ".gz")).read_bytes())).hexdigest()
                for n in arrays}
     monkeypatch.setitem(datasets.SOURCES, "fashion-mnist", datasets.Source((), gz_md5, {}, ()))
-    assert len(data.load_dataset("fashion-mnist", data_dir=isolated / "files")) == 6
+    assert len(data.load_dataset("fashion-mnist", data_dir=isolated_data / "files")) == 6
     # recompressed (as Debian ships them): the .gz checksum differs, the content one matches
     for n, array in arrays.items():
-        (isolated / "files" / (n + ".gz")).write_bytes(
-            gzip.compress(gzip.decompress((isolated / "files" / (n + ".gz")).read_bytes()), compresslevel=1, mtime=1))
+        (isolated_data / "files" / (n + ".gz")).write_bytes(
+            gzip.compress(gzip.decompress((isolated_data / "files" / (n + ".gz")).read_bytes()), compresslevel=1, mtime=1))
     monkeypatch.setitem(datasets.SOURCES, "fashion-mnist", datasets.Source((), gz_md5, raw_md5, ()))
-    assert len(data.load_dataset("fashion-mnist", data_dir=isolated / "files")) == 6
+    assert len(data.load_dataset("fashion-mnist", data_dir=isolated_data / "files")) == 6
 
 
-def test_download_from_a_mirror_verifies_and_writes_atomically(isolated, monkeypatch):
-    arrays = write_dataset(isolated / "mirror")
-    gz_md5 = {n: hashlib.md5((isolated / "mirror" / (n + ".gz")).read_bytes()).hexdigest() for n in arrays}
+def test_download_from_a_mirror_verifies_and_writes_atomically(isolated_data, monkeypatch):
+    arrays = write_dataset(isolated_data / "mirror")
+    gz_md5 = {n: hashlib.md5((isolated_data / "mirror" / (n + ".gz")).read_bytes()).hexdigest() for n in arrays}
     gz_md5["t10k-labels-idx1-ubyte"] = "0" * 32  # this one will fail its checksum
     monkeypatch.undo()  # restore urlopen; the mirror is a local folder (file://), not the network
     monkeypatch.delenv("MINIDL_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated_data / "cache"))
     monkeypatch.setitem(datasets.SOURCES, "mnist", datasets.Source(
-        ((isolated / "mirror").as_uri() + "/",), gz_md5, {}, ()))
+        ((isolated_data / "mirror").as_uri() + "/",), gz_md5, {}, ()))
     train = data.load_dataset("mnist", "train")
     np.testing.assert_array_equal(train.targets, arrays["train-labels-idx1-ubyte"])
-    cache = isolated / "cache" / "minidl" / "mnist"
+    cache = isolated_data / "cache" / "minidl" / "mnist"
     assert sorted(p.name for p in cache.iterdir()) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     with pytest.raises(data.DatasetUnavailableError, match="MD5 .* instead of 0000"):
         data.load_dataset("mnist", "test")

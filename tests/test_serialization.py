@@ -1,4 +1,5 @@
-"""save/load: round trips, optimizer state, atomic writes, and clear errors for bad files."""
+"""save/load: round trips, optimizer state, scalars, open files, keywords, and clear errors for bad files."""
+import io
 import os
 import pickle
 
@@ -105,21 +106,94 @@ def test_pickle_files_are_refused_without_being_run(tmp_path):
             return (os.system, ("touch " + str(tmp_path / "pwned"),))
 
     path.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(mdl.CheckpointError):
-        mdl.load(path)
+    for weights_only in (True, False):
+        with pytest.raises(mdl.CheckpointError, match="never unpickles"):
+            mdl.load(path, weights_only=weights_only)
     assert not (tmp_path / "pwned").exists()
 
 
-def test_missing_file_and_foreign_safetensors(tmp_path):
+def test_missing_file_and_folder_are_clear_errors(tmp_path):
     with pytest.raises(mdl.CheckpointError, match="no checkpoint at"):
         mdl.load(tmp_path / "absent.safetensors")
-    from safetensors.numpy import save_file
-    save_file({"w": np.zeros(2, dtype=np.float32)}, str(tmp_path / "foreign.safetensors"))
-    with pytest.raises(mdl.CheckpointError, match="not a minidl checkpoint"):
-        mdl.load(tmp_path / "foreign.safetensors")
+    with pytest.raises(mdl.CheckpointError, match="is a folder"):
+        mdl.load(tmp_path)
 
 
 def test_unsupported_values_are_refused_when_saving(tmp_path):
     with pytest.raises(TypeError, match="cannot store a set"):
         mdl.save({"s": {1, 2}}, tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_unsupported_values_leave_no_file(tmp_path):
+    loop = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="nested too deeply, or contains itself"):
+        mdl.save(loop, tmp_path / "x.safetensors")
+    assert os.listdir(tmp_path) == []
+
+
+def test_numpy_and_python_scalars_come_back_as_python_numbers(tmp_path):
+    obj = {"lr": np.float64(0.01), "f32": np.float32(0.5), "epoch": np.int64(7), "flag": np.bool_(True),
+           "n": 3, "x": 2.5, "nan": float("nan"), "big": 2 ** 70, "zero_d": np.array(1.5)}
+    mdl.save(obj, tmp_path / "s.safetensors")
+    back = mdl.load(tmp_path / "s.safetensors")
+    for key in ("lr", "f32", "epoch", "flag", "n", "x", "big"):
+        assert type(back[key]) is type(obj[key].item() if isinstance(obj[key], np.generic) else obj[key]), key
+        assert back[key] == obj[key], key
+    assert np.isnan(back["nan"])
+    assert isinstance(back["zero_d"], mdl.Tensor) and back["zero_d"].shape == () and back["zero_d"].item() == 1.5
+
+
+def test_optimizer_with_a_numpy_lr_steps_after_a_round_trip(tmp_path):
+    net = model()
+    opt = optim.SGD(net.parameters(), lr=np.float64(0.1), momentum=0.9)
+    train(net, opt, 1)
+    mdl.save(opt.state_dict(), tmp_path / "o.safetensors")
+    resumed = optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    resumed.load_state_dict(mdl.load(tmp_path / "o.safetensors"))
+    assert type(resumed.param_groups[0]["lr"]) is float and resumed.param_groups[0]["lr"] == 0.1
+    before = [p.numpy().copy() for p in net.parameters()]
+    train(net, resumed, 1)
+    assert any(not np.array_equal(a, p.numpy()) for a, p in zip(before, net.parameters()))
+    assert all(np.isfinite(p.numpy()).all() for p in net.parameters())
+
+
+def test_open_binary_files_in_both_directions(tmp_path):
+    state = model().state_dict()
+    buffer = io.BytesIO()
+    mdl.save(state, buffer)
+    buffer.seek(0)
+    back = mdl.load(buffer)
+    assert list(back) == list(state)
+    with open(tmp_path / "f.safetensors", "wb") as f:
+        mdl.save(state, f)
+    with open(tmp_path / "f.safetensors", "rb") as f:
+        back = mdl.load(f)
+    for key in state:
+        np.testing.assert_array_equal(back[key].numpy(), state[key].numpy())
+    with open(tmp_path / "f.safetensors") as f, pytest.raises(TypeError, match="text mode"):
+        mdl.load(f)
+
+
+def test_map_location_and_weights_only_are_pytorchs_keywords(tmp_path):
+    mdl.save({"w": mdl.ones(2)}, tmp_path / "w.safetensors")
+    assert mdl.load(tmp_path / "w.safetensors", map_location="cpu")["w"].device == "cpu"
+    assert mdl.load(tmp_path / "w.safetensors", map_location=mdl.device("cpu"), weights_only=True)["w"].tolist() == [1, 1]
+    assert mdl.load(tmp_path / "w.safetensors", "cpu", weights_only=False)["w"].tolist() == [1, 1]
+    with pytest.raises(TypeError, match="map_location must be a device"):
+        mdl.load(tmp_path / "w.safetensors", map_location={"cuda:0": "cpu"})
+    with pytest.raises(ValueError, match="disagree"):
+        mdl.load(tmp_path / "w.safetensors", "cuda", map_location="cpu")
+
+
+def test_a_numpy_safetensors_file_is_a_flat_dict_of_tensors(tmp_path):
+    from safetensors.numpy import save_file
+
+    arrays = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1, 2], np.int32)}
+    save_file(arrays, str(tmp_path / "np.safetensors"), metadata={"format": "np", "note": "not minidl's"})
+    back = mdl.load(tmp_path / "np.safetensors")
+    assert sorted(back) == ["a.weight", "b"]
+    for key, array in arrays.items():
+        assert back[key].dtype == array.dtype
+        np.testing.assert_array_equal(back[key].numpy(), array)

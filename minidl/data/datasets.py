@@ -5,22 +5,31 @@ Lookup order for the IDX datasets: the ``data_dir`` argument, ``$MINIDL_DATA``,
 installs /usr/share/datasets/fashion-mnist). If nothing is found and downloading
 is allowed, the files are fetched from the known mirrors, checked against their
 published MD5 and written atomically into the cache.
+
+Every file is validated, raw or gzip: its header before any data is read (element
+type uint8, shape (N, 28, 28) or (N,), 1 <= N <= the published split size, so no
+file makes minidl read more than the real one), then its content against the
+published MD5 where one is known, its labels against the classes, and the two
+files of a split against each other.
 """
 import dataclasses
 import hashlib
 import os
 import pathlib
-import tempfile
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 
+from ..atomic_file import atomic_write
 from .dataset import Dataset
-from .idx import IDXError, decompress, parse_idx
+from .idx import GZIP_MAGIC, IDXError, read_idx
 
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+SPLIT_SIZES = {"train": 60000, "test": 10000}   # samples in the published files of both datasets
+IMAGE_SIZE = (28, 28)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,10 +111,14 @@ def load_dataset(name, split="train", data_dir=None, download=True):
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; choose from {sorted([*SOURCES, 'digits'])}")
     images_name, labels_name = SPLIT_FILES[split]
-    images, path = _read_checked(name, images_name, data_dir, download)
-    labels, _ = _read_checked(name, labels_name, data_dir, download)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise IDXError(f"{name} {split}: images {images.shape} and labels {labels.shape} do not form a dataset")
+    images, path = _read_checked(name, split, images_name, data_dir, download)
+    labels, labels_path = _read_checked(name, split, labels_name, data_dir, download)
+    if len(images) != len(labels):
+        raise IDXError(f"{name} {split}: {path} has {len(images)} images but {labels_path} has {len(labels)} "
+                       "labels; the two files are not one split")
+    if labels.max() >= len(CLASSES[name]):
+        raise IDXError(f"{labels_path}: label {labels.max()} is out of range for the {len(CLASSES[name])} "
+                       f"classes of {name} (0..{len(CLASSES[name]) - 1})")
     inputs = (images.astype(np.float32) / 255.0)[:, None]
     return ImageDataset(name, split, inputs, labels.astype(np.int64), CLASSES[name], str(path))
 
@@ -126,7 +139,7 @@ def cache_dir(name):
     return pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "minidl" / name
 
 
-def _read_checked(name, file_name, data_dir, download):
+def _read_checked(name, split, file_name, data_dir, download):
     """``(array, path)`` of the first copy of ``file_name`` found (or downloaded), checked."""
     path = _find(name, file_name, data_dir)
     if path is None:
@@ -135,7 +148,26 @@ def _read_checked(name, file_name, data_dir, download):
                 f"{name}: {file_name} not found in {', '.join(map(str, search_dirs(name, data_dir)))} "
                 "and downloading is off")
         path = _download(name, file_name)
-    return parse_idx(_verified_bytes(name, file_name, path), str(path)), path
+    content_md5 = hashlib.md5()
+    array = read_idx(path, _header_check(name, split, file_name, path), content_md5)
+    _verify_checksum(name, file_name, path, content_md5.hexdigest())
+    return array, path
+
+
+def _header_check(name, split, file_name, path):
+    """A check refusing a header that cannot be ``file_name`` of ``name``'s ``split``."""
+    shape = ("N",) + (IMAGE_SIZE if "images" in file_name else ())
+
+    def check(dtype, actual):
+        if dtype != np.uint8:
+            raise IDXError(f"{path}: element type {dtype}, but {name} {file_name} holds uint8")
+        if len(actual) != len(shape) or actual[1:] != shape[1:]:
+            raise IDXError(f"{path}: shape {actual}, but {name} {file_name} has shape "
+                           f"({', '.join(map(str, shape))})")
+        if not 1 <= actual[0] <= SPLIT_SIZES[split]:
+            raise IDXError(f"{path}: {actual[0]} samples, but the {split} split of {name} has 1 to "
+                           f"{SPLIT_SIZES[split]}" + (" (an empty file)" if actual[0] == 0 else ""))
+    return check
 
 
 def _find(name, file_name, data_dir):
@@ -146,23 +178,34 @@ def _find(name, file_name, data_dir):
     return None
 
 
-def _verified_bytes(name, file_name, path):
-    """The decompressed bytes of ``path``, after checking them against the known MD5s."""
+def _verify_checksum(name, file_name, path, content_md5):
+    """Accept ``path`` if its content or its .gz file has the published MD5 (Debian recompressed the .gz)."""
     source = SOURCES[name]
-    raw = path.read_bytes()
-    data = decompress(raw, path)
-    if data is not raw and hashlib.md5(raw).hexdigest() == source.gz_md5.get(file_name):
-        return data
-    expected = source.raw_md5.get(file_name)
-    if expected is not None:
-        actual = hashlib.md5(data).hexdigest()
-        if actual != expected:
-            raise ChecksumError(f"{path}: MD5 of the content is {actual}, expected {expected} for {name} "
-                                f"{file_name}; the file is corrupt or another dataset's. Delete it to fetch it again.")
-    elif data is not raw and file_name in source.gz_md5:
-        raise ChecksumError(f"{path}: MD5 is {hashlib.md5(raw).hexdigest()}, the published {file_name}.gz has "
-                            f"{source.gz_md5[file_name]}; the file is corrupt. Delete it to fetch it again.")
-    return data
+    expected_content, expected_gz = source.raw_md5.get(file_name), source.gz_md5.get(file_name)
+    if content_md5 == expected_content:
+        return
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if compressed and expected_gz is not None:
+        gz_md5 = _file_md5(path)
+        if gz_md5 == expected_gz:
+            return
+        if expected_content is None:
+            raise ChecksumError(f"{path}: MD5 is {gz_md5}, the published {file_name}.gz has {expected_gz}; "
+                                "the file is corrupt. Delete it to fetch it again.")
+    if expected_content is not None:
+        raise ChecksumError(f"{path}: MD5 of the content is {content_md5}, expected {expected_content} for {name} "
+                            f"{file_name}; the file is corrupt or another dataset's. Delete it to fetch it again.")
+    warnings.warn(f"{path}: no published checksum for this {'compressed' if compressed else 'uncompressed'} "
+                  f"{name} file; only its format, shape and labels were checked", stacklevel=4)
+
+
+def _file_md5(path):
+    md5 = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+    return md5.hexdigest()
 
 
 def _download(name, file_name):
@@ -175,25 +218,20 @@ def _download(name, file_name):
     failures = []
     for mirror in source.mirrors:
         url = mirror + file_name + ".gz"
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
             md5 = hashlib.md5()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            with atomic_write(target) as out, urllib.request.urlopen(url, timeout=30) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 with tqdm(total=total, unit="B", unit_scale=True, desc=f"{name}/{file_name}.gz") as bar:
                     while chunk := response.read(1 << 16):
                         out.write(chunk)
                         md5.update(chunk)
                         bar.update(len(chunk))
-            if md5.hexdigest() != source.gz_md5[file_name]:
-                raise ChecksumError(f"MD5 {md5.hexdigest()} instead of {source.gz_md5[file_name]}")
-            os.replace(tmp, target)
+                if md5.hexdigest() != source.gz_md5[file_name]:
+                    raise ChecksumError(f"MD5 {md5.hexdigest()} instead of {source.gz_md5[file_name]}")
             return target
         except (OSError, urllib.error.URLError, ChecksumError) as err:
             failures.append(f"{url}: {err}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     raise DatasetUnavailableError(f"{name}: could not download {file_name}.gz: " + "; ".join(failures))
 
 

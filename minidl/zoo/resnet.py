@@ -55,7 +55,7 @@ class ResNet8(nn.Sequential):
 
 
 @register("resnet8", defaults={"lr": 0.05, "weight_decay": 5e-4, "lr_schedule": "cosine"},
-          mnist={"epochs": 3}, fashion_mnist={"epochs": 3})
+          mnist={"epochs": 5}, fashion_mnist={"epochs": 5})
 def resnet8(input_shape=(1, 28, 28), num_classes=10, widths=(16, 32, 64)) -> ResNet8:
     """ResNet-8 (see ``ResNet8``): 77,754 parameters on 1x28x28."""
     return ResNet8(input_shape, num_classes, widths)

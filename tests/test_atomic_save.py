@@ -1,4 +1,5 @@
 """Saving never loses the old file and leaves nothing behind: temporary files, kills, links, modes."""
+import io
 import os
 import pathlib
 import re
@@ -140,3 +141,15 @@ def test_a_read_only_folder_is_a_clear_error(tmp_path):
     finally:
         (tmp_path / "ro").chmod(0o755)
     assert os.listdir(tmp_path / "ro") == []
+
+
+def test_a_named_pipe_receives_the_checkpoint(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)  # a pipe, like /dev/null, is not replaced
+    try:
+        mdl.save({"w": mdl.ones(3)}, fifo)
+        received = reader.communicate(timeout=10)[0]
+    finally:
+        reader.kill()
+    assert fifo.is_fifo() and mdl.load(io.BytesIO(received))["w"].tolist() == [1.0, 1.0, 1.0]

@@ -461,6 +461,7 @@ def main(argv=None):
             ranks = Ranks(distributed)
         except ImportError as err:
             fail(f"--distributed: {err}")
+        stop.announce = ranks.is_main
         run = None
         try:
             args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main)

@@ -311,6 +311,9 @@ class Run:
         self.best = train_args.checkpoint_name(args, "best.safetensors") if args.checkpoint_dir else None
         state, overridden = agree(ranks, stop, self.settle)
         self.train_set, self.test_set = load_data(args, ranks, resuming=state is not None)
+        if not (len(self.train_set) and len(self.test_set)):
+            raise UsageError(f"{args.dataset} has {len(self.train_set)} training and {len(self.test_set)} test "
+                             "samples; both splits need at least one")
         if state is None:
             train_args.resolve(args)  # after a fallback to digits, digits' defaults
         self.first_epoch = state["epoch"] if state else 0
@@ -338,6 +341,8 @@ class Run:
     def settle(self):
         """What this rank can check before loading data: the device, the checkpoint to resume, the settings."""
         a = self.args
+        if self.ranks.distributed and a.device == "cuda":
+            a.device = f"cuda:{self.ranks.local_rank}"  # one GPU per rank
         try:
             self.backend, a.device = backends.resolve(a.device)
         except (backends.DeviceUnavailableError, ValueError) as err:
@@ -360,6 +365,11 @@ class Run:
                  f"{a.optimizer} lr {a.lr:g}{momentum}{decay}{schedule}, batch {a.batch_size}, {a.epochs} epochs")
         if state:
             self.say(f"resumed from {self.last} after epoch {self.first_epoch}")
+            if state.get("world_size", 1) != self.ranks.size:
+                self.say(f"  note: the checkpoint was written by a run on {state.get('world_size', 1)} process(es) "
+                         f"and this one has {self.ranks.size}: the data order and the global batch differ from it")
+            if self.first_epoch == a.epochs:
+                self.say(f"  nothing left to train: the checkpoint has all {a.epochs} epochs")
             for name, saved in overridden.items():
                 self.say(f"  --{name.replace('_', '-')} {getattr(a, name)} from the command line overrides the "
                          f"checkpoint's {saved}")
@@ -444,6 +454,8 @@ class Run:
             where = f"during epoch {self.epoch + 1}/{self.args.epochs}"
         else:
             where = "after training" if self.history else "before training"
+        if not self.last:
+            return f"stopped by {err} {where}; {self.kept()}"
         return f"stopped by {err} {where}; {self.kept()}. Resume with:\n  {resume_command(self.args, self.ranks)}"
 
 

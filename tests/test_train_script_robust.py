@@ -297,3 +297,28 @@ def test_a_signal_before_training_exits_without_traceback(tmp_path):
     assert proc.returncode in (0, 130) and "Traceback" not in err
     if proc.returncode == 130:
         assert "done" not in out
+
+
+@pytest.fixture
+def signal_in_first_evaluation(monkeypatch):
+    """SIGINT arrives while the first epoch is being evaluated (a real signal, to this process)."""
+    evaluate = train_mnist.evaluate
+
+    def evaluate_then_signal(*args):
+        if not evaluate_then_signal.sent:
+            evaluate_then_signal.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return evaluate(*args)
+    evaluate_then_signal.sent = False
+    monkeypatch.setattr(train_mnist, "evaluate", evaluate_then_signal)
+
+
+def test_a_signal_during_evaluation_keeps_the_finished_epoch(signal_in_first_evaluation, tmp_path, capsys):
+    code, err = exit_of(capsys, "--epochs", "3", "--checkpoint-dir", tmp_path)
+    assert code == 130 and mdl.load(tmp_path / "last.safetensors")["epoch"] == 1
+    assert "(after epoch 1)" in err and err.rstrip().endswith("--resume")
+
+
+def test_a_signal_without_checkpoint_dir_says_nothing_was_kept(signal_in_first_evaluation, capsys):
+    code, err = exit_of(capsys, "--epochs", "3")
+    assert code == 130 and "no checkpoint was written" in err and "--resume" not in err

@@ -85,9 +85,8 @@ def defaults_table():
     return "\n".join(lines)
 
 
-def build_parser():
-    p = Parser(description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-               epilog=defaults_table())
+def build_parser(description=None):
+    p = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=defaults_table())
     model_default = "the model's (see below)"
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--model", choices=zoo.list_models(), help="default: mlp (on --resume: the checkpoint's)")
@@ -121,12 +120,12 @@ def build_parser():
     return p
 
 
-def parse_args(argv=None, quiet=False):
+def parse_args(argv=None, quiet=False, description=None):
     """The parsed flags; settings left out are None (see ``resolve``). Also checks what needs no data.
 
     ``quiet``: argparse's own errors and --help print nothing (the other ranks of a distributed run).
     """
-    parser = build_parser()
+    parser = build_parser(description)
     parser.quiet = quiet
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

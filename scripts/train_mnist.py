@@ -267,6 +267,9 @@ class Run:
             self.backend, a.device = backends.resolve(a.device)
         except (backends.DeviceUnavailableError, ValueError) as err:
             raise UsageError(str(err)) from None
+        if self.last and not a.resume and os.path.exists(self.last):
+            raise UsageError(f"{self.last} exists: add --resume to continue that run, or choose another "
+                             "--checkpoint-dir (a new run would overwrite it)")
         state = read_checkpoint(a, a.device) if a.resume else None
         overridden = train_args.resolve(a, state["settings"] if state else None)  # model and dataset now known
         if a.grad_checkpoint:
@@ -396,7 +399,7 @@ def main(argv=None):
         stop.announce = ranks.is_main
         run = None
         try:
-            args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main)
+            args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main, __doc__)
             agree(ranks, stop, lambda: ranks.is_main and train_args.check_writable(args))
             run = Run(args, ranks, stop)
             history = run.train()

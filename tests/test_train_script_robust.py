@@ -322,3 +322,10 @@ def test_a_signal_during_evaluation_keeps_the_finished_epoch(signal_in_first_eva
 def test_a_signal_without_checkpoint_dir_says_nothing_was_kept(signal_in_first_evaluation, capsys):
     code, err = exit_of(capsys, "--epochs", "3")
     assert code == 130 and "no checkpoint was written" in err and "--resume" not in err
+
+
+def test_a_new_run_never_overwrites_an_existing_checkpoint(tmp_path, capsys):
+    run("--epochs", "1", "--checkpoint-dir", tmp_path)
+    before = (tmp_path / "last.safetensors").read_bytes()
+    code, err = exit_of(capsys, "--epochs", "1", "--checkpoint-dir", tmp_path)
+    assert code == 2 and "--resume" in err and (tmp_path / "last.safetensors").read_bytes() == before

@@ -86,7 +86,8 @@ def defaults_table():
 
 
 def build_parser(description=None):
-    p = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=defaults_table())
+    p = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=defaults_table(),
+               allow_abbrev=False)  # the script looks for --distributed before parsing: no abbreviations
     model_default = "the model's (see below)"
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--model", choices=zoo.list_models(), help="default: mlp (on --resume: the checkpoint's)")
@@ -130,6 +131,10 @@ def parse_args(argv=None, quiet=False, description=None):
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.given = sorted(name for name in (*STRUCTURAL, *HYPERPARAMETERS) if getattr(args, name) is not None)
+    launched = launcher_size()
+    if launched > 1 and not args.distributed:
+        raise UsageError(f"started as one of {launched} processes (mpiexec) without --distributed: each would train "
+                         "alone and write the same files; add --distributed")
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
@@ -140,6 +145,14 @@ def parse_args(argv=None, quiet=False, description=None):
         except ImportError:
             raise UsageError('--plot needs matplotlib: pip install "minidl[plot]"') from None
     return args
+
+
+def launcher_size():
+    """How many processes mpiexec started (MPICH's and Open MPI's variables; 1 when not under mpiexec)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
 
 
 def check_writable(args):

@@ -329,3 +329,14 @@ def test_a_new_run_never_overwrites_an_existing_checkpoint(tmp_path, capsys):
     before = (tmp_path / "last.safetensors").read_bytes()
     code, err = exit_of(capsys, "--epochs", "1", "--checkpoint-dir", tmp_path)
     assert code == 2 and "--resume" in err and (tmp_path / "last.safetensors").read_bytes() == before
+
+
+def test_flags_are_never_abbreviated(capsys, no_data):
+    code, err = exit_of(capsys, "--distrib")  # --distributed is looked for before parsing
+    assert code == 2 and "--distrib" in err
+
+
+def test_several_processes_without_distributed_are_refused(capsys, no_data, monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")  # as mpiexec -n 2 sets it
+    code, err = exit_of(capsys, "--epochs", "1")
+    assert code == 2 and "add --distributed" in err

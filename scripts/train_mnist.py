@@ -230,6 +230,11 @@ class Run:
         self.last = train_args.checkpoint_name(args) if args.checkpoint_dir else None
         self.best = train_args.checkpoint_name(args, "best.safetensors") if args.checkpoint_dir else None
         state, overridden = agree(ranks, stop, self.settle)
+        epochs, _ = ranks.share(state["epoch"] if state else -1, [])
+        if len(set(epochs)) > 1:
+            raise UsageError(f"the ranks see different checkpoints in {args.checkpoint_dir} (epochs "
+                             f"{[int(e) if e >= 0 else None for e in epochs]} by rank): --checkpoint-dir must be one "
+                             "folder that every rank reads (a shared file system)")
         self.train_set, self.test_set = load_data(args, ranks, resuming=state is not None)
         if not (len(self.train_set) and len(self.test_set)):
             raise UsageError(f"{args.dataset} has {len(self.train_set)} training and {len(self.test_set)} test "

@@ -129,6 +129,13 @@ def test_a_failing_rank_ends_the_job_with_a_message(tmp_path, how, code, message
     assert "done:" not in result.stdout
 
 
+def test_ranks_that_see_different_checkpoints_refuse_to_resume(tmp_path):
+    train_mnist.main([*DIGITS, "--epochs", "1", "--checkpoint-dir", str(tmp_path)])
+    result = train("unshared", *DIGITS, "--epochs", "2", "--checkpoint-dir", tmp_path, "--resume",
+                   script=HELPERS / "train_script_failures.py")
+    assert result.returncode == 2 and "different checkpoints" in result.stderr and "[1, None]" in result.stderr
+
+
 def test_sigint_stops_every_rank_with_the_resume_command(tmp_path):
     env = {**launch.os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen([str(launch.MPIEXEC), "-n", str(RANKS), sys.executable, str(SCRIPT), *DIGITS,

@@ -3,7 +3,8 @@
 usage: train_script_failures.py HOW FLAGS...
 HOW: "data"  rank 1 cannot read the dataset;
      "write" rank 0 cannot write its checkpoint (disk full);
-     "crash" rank 1 raises an unforeseen error in its third training step.
+     "crash" rank 1 raises an unforeseen error in its third training step;
+     "unshared" rank 1 does not see the checkpoint to resume (a --checkpoint-dir not shared).
 The job must end on every rank with a non-zero exit and a message, never hang.
 """
 import errno
@@ -45,4 +46,6 @@ if __name__ == "__main__":
         train_mnist.mdl.save = disk_full
     elif how == "crash" and RANK == 1:
         train_mnist.nn.CrossEntropyLoss = CrashingLoss
+    elif how == "unshared" and RANK == 1:
+        train_mnist.read_checkpoint = lambda args, device: None
     train_mnist.main(flags)

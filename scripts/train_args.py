@@ -157,15 +157,13 @@ def launcher_size():
 
 def check_writable(args):
     """Create the folders of every output and write a probe file into each, so a bad path fails now, not later."""
-    targets = [("--checkpoint-dir", args.checkpoint_dir)] if args.checkpoint_dir else []
-    targets += [(flag, os.path.dirname(os.path.abspath(path)))
-                for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
-                                   ("--save-weights", args.save_weights)) if path]
-    for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
-                       ("--save-weights", args.save_weights)):
-        if path and os.path.isdir(path):
+    files = [(flag, path) for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
+                                             ("--save-weights", args.save_weights)) if path]
+    for flag, path in files:
+        if os.path.isdir(path):
             raise UsageError(f"{flag} {path} is a folder; give a file name")
-    for flag, folder in targets:
+    folders = [("--checkpoint-dir", args.checkpoint_dir)] if args.checkpoint_dir else []
+    for flag, folder in folders + [(flag, os.path.dirname(os.path.abspath(path))) for flag, path in files]:
         probe = os.path.join(folder, f".train_mnist-probe-{os.getpid()}")
         try:
             os.makedirs(folder, exist_ok=True)
@@ -193,6 +191,9 @@ def resolve(args, saved=None):
                              "these flags out to continue with the checkpoint's")
         overridden = {name: saved[name] for name in HYPERPARAMETERS
                       if name in given and getattr(args, name) != saved[name]}
+        if saved["optimizer"] == "rmsprop" and not saved["momentum"] and "momentum" in overridden:
+            raise UsageError("--momentum: a resumed RMSprop run cannot turn momentum on (its saved state has no "
+                             "momentum buffer, as in PyTorch); start a new run to train with momentum")
         for name in (*STRUCTURAL, *HYPERPARAMETERS):
             if name not in given:
                 setattr(args, name, saved[name])
@@ -214,6 +215,7 @@ def resolve(args, saved=None):
 
 
 def check_momentum(args, given):
+    """Momentum belongs to sgd and rmsprop: refused when given for another optimizer, else left as None."""
     if args.optimizer in MOMENTUM_OPTIMIZERS:
         return
     if given:
@@ -227,4 +229,5 @@ def settings(args):
 
 
 def checkpoint_name(args, name="last.safetensors"):
+    """The path of checkpoint ``name`` in --checkpoint-dir."""
     return os.path.join(args.checkpoint_dir, name)

@@ -340,3 +340,9 @@ def test_several_processes_without_distributed_are_refused(capsys, no_data, monk
     monkeypatch.setenv("PMI_SIZE", "2")  # as mpiexec -n 2 sets it
     code, err = exit_of(capsys, "--epochs", "1")
     assert code == 2 and "add --distributed" in err
+
+
+def test_resumed_rmsprop_cannot_turn_momentum_on(tmp_path, capsys):
+    run("--optimizer", "rmsprop", "--epochs", "1", "--checkpoint-dir", tmp_path)
+    code, err = exit_of(capsys, "--epochs", "2", "--momentum", "0.5", "--checkpoint-dir", tmp_path, "--resume")
+    assert code == 2 and "momentum buffer" in err and "Traceback" not in err

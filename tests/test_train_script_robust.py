@@ -346,3 +346,12 @@ def test_resumed_rmsprop_cannot_turn_momentum_on(tmp_path, capsys):
     run("--optimizer", "rmsprop", "--epochs", "1", "--checkpoint-dir", tmp_path)
     code, err = exit_of(capsys, "--epochs", "2", "--momentum", "0.5", "--checkpoint-dir", tmp_path, "--resume")
     assert code == 2 and "momentum buffer" in err and "Traceback" not in err
+
+
+def test_a_failed_save_stops_the_run_with_exit_1(tmp_path, capsys, monkeypatch):
+    def disk_full(obj, path):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(train_mnist.mdl, "save", disk_full)
+    code, err = exit_of(capsys, "--epochs", "2", "--checkpoint-dir", tmp_path)
+    assert code == 1 and "could not write the checkpoint" in err and "No space left on device" in err
+    assert "Traceback" not in err and "done" not in capsys.readouterr().out

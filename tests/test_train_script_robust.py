@@ -205,10 +205,10 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_finite_checkpoint(tm
 def test_non_finite_parameters_in_a_checkpoint_are_refused(tmp_path, capsys):
     run("--epochs", "1", "--checkpoint-dir", tmp_path)
     state = mdl.load(tmp_path / "last.safetensors")
-    state["model"]["3.weight"].data[0, 0] = float("inf")
+    state["model"]["2.weight"].data[0, 0] = float("inf")
     mdl.save(state, tmp_path / "last.safetensors")
     code, err = exit_of(capsys, "--epochs", "2", "--checkpoint-dir", tmp_path, "--resume")
-    assert code == 2 and "'3.weight'" in err and "NaN or infinite" in err
+    assert code == 2 and "'2.weight'" in err and "NaN or infinite" in err
 
 
 def test_last_and_best_checkpoints(tmp_path):

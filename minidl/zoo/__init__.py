@@ -2,7 +2,8 @@
 
 Every model takes ``input_shape`` (C, H, W) and ``num_classes``, so every dataset fits every model.
 """
-from .registry import create, list_models, register, training_defaults
-from . import lenet, mlp  # noqa: E402,F401 - registers the models
+from .pretrained import Weights, WeightsError
+from .registry import create, list_models, register, training_defaults, weights
+from . import lenet, mlp, resnet, vit  # noqa: E402,F401 - registers the models
 
-__all__ = ["create", "list_models", "register", "training_defaults"]
+__all__ = ["create", "list_models", "register", "training_defaults", "weights", "Weights", "WeightsError"]

@@ -1,6 +1,8 @@
 """The registry behind ``zoo.create``: builders by name, with the hyperparameters each trains well with."""
 from typing import Any, Callable
 
+from . import pretrained
+
 _models: dict[str, Callable] = {}
 _training_defaults: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -43,7 +45,32 @@ def training_defaults(name: str, dataset: str) -> dict[str, Any]:
     return {**BASE_DEFAULTS, **(DIGITS_DEFAULTS if dataset == "digits" else {}), **own["*"], **own.get(dataset, {})}
 
 
-def create(name: str, **kwargs):
-    """Build the model registered as ``name`` with ``kwargs`` (input_shape, num_classes, ...)."""
+def create(name: str, weights: str | None = None, **kwargs):
+    """Build the model registered as ``name`` with ``kwargs`` (input_shape, num_classes, ...).
+
+    ``weights="fashion-mnist"`` or ``"digits"`` loads the weights that ship with minidl for that dataset
+    (``weights(name)`` lists them), checked against their sha256; the input shape and class count then
+    come from the dataset, and asking for others raises WeightsError naming what ships. As in torchvision,
+    the model comes back in training mode: call ``.eval()`` before predicting.
+    """
     _check(name)
-    return _models[name](**kwargs)
+    if weights is None:
+        return _models[name](**kwargs)
+    entry = pretrained.find(name, weights)
+    pretrained.check_fits(entry, kwargs.pop("input_shape", None), kwargs.pop("num_classes", None))
+    model = _models[name](input_shape=entry.input_shape, num_classes=entry.num_classes, **kwargs)
+    try:
+        model.load_state_dict(pretrained.load_state_dict(entry))
+    except (KeyError, ValueError, RuntimeError) as err:
+        if isinstance(err, pretrained.WeightsError):
+            raise
+        raise pretrained.WeightsError(f"{name} weights {weights!r} do not fit the model built with {kwargs}: "
+                                      f"{err}") from err
+    return model
+
+
+def weights(name: str) -> list:
+    """The weights that ship for model ``name`` (dataset, file, test accuracy, epochs, the command that made
+    them); an empty list when none do."""
+    _check(name)
+    return pretrained.available(name)

@@ -72,6 +72,14 @@ class Backend:
         """Whether two arrays may overlap in memory (a quick bounds check, as numpy.may_share_memory)."""
         return bool(self.xp.may_share_memory(a, b))
 
+    def where(self, condition, x, y):
+        """``x`` where ``condition`` holds, else ``y`` (``xp.where``)."""
+        return self.xp.where(condition, x, y)
+
+    def sliding_windows(self, array, window_shape, axis):
+        """A read-only view of every ``window_shape`` window along ``axis`` (NumPy's sliding_window_view)."""
+        return self.xp.lib.stride_tricks.sliding_window_view(array, window_shape, axis=axis)
+
     def erf(self, array):
         """The error function, elementwise (NumPy has none; SciPy and CuPy's cupyx do)."""
         raise NotImplementedError(f"backend {self.name!r} does not provide erf")

@@ -8,6 +8,7 @@ from .elementwise import (abs, add, ceil, clip, cos, divide, equal, erf, exp, fl
                           logical_xor, maximum, minimum, multiply, negative, not_equal, power, relu, remainder,
                           round, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .linalg import dot, einsum, linear, matmul, outer, tensordot
+from .convolution import conv2d, max_pool2d  # noqa: F401 - for nn.functional, not in mdl's namespace
 from .nn_kernels import col2im, cross_entropy, im2col, one_hot
 from .norms import norm
 from .rearrange import chunk, flip, repeat, repeat_interleave, roll, split, tile, tril, triu

@@ -178,7 +178,7 @@ def minimum(x, y):
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y``."""
     array = next(a for a in (condition, x, y) if hasattr(a, "shape"))
-    return namespace(array).where(condition, x, y)
+    return backend_of_array(array).where(condition, x, y)
 
 
 @primitive

@@ -79,7 +79,7 @@ def _linear_weight_vjp(g, ans, x, weight, bias=None):
 def _linear_bias_vjp(g, ans, x, weight, bias=None):
     """g summed over its leading (batch) dimensions: what the engine's sum_to_shape would do, without its
     shape analysis (this runs once per layer and step)."""
-    return g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 and bias.ndim == 1 else g
+    return g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g  # a bias of another shape: the engine reduces
 
 
 defvjp(_linear,

@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import time
+from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -33,18 +34,18 @@ def parse_args():
 
 def torch_twin(torch, model):
     """A PyTorch copy of a zoo Sequential (Linear, Conv2d, MaxPool2d and argument-free layers), same weights."""
-    layers = []
-    for layer in model:
+    layers = OrderedDict()  # the zoo's child names, so the state dict keys match
+    for name, layer in model.named_children():
         if isinstance(layer, nn.Linear):
-            layers.append(torch.nn.Linear(layer.in_features, layer.out_features))
+            layers[name] = torch.nn.Linear(layer.in_features, layer.out_features)
         elif isinstance(layer, nn.Conv2d):
-            layers.append(torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                                          layer.padding))
+            layers[name] = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                           layer.padding)
         elif isinstance(layer, nn.MaxPool2d):
-            layers.append(torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding))
+            layers[name] = torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
         else:
-            layers.append(getattr(torch.nn, type(layer).__name__)())  # Flatten, Sigmoid, ReLU, Tanh
-    twin = torch.nn.Sequential(*layers)
+            layers[name] = getattr(torch.nn, type(layer).__name__)()  # Flatten, Sigmoid, ReLU, Tanh
+    twin = torch.nn.Sequential(layers)
     twin.load_state_dict({name: torch.from_numpy(t.numpy()) for name, t in model.state_dict().items()})
     return twin
 

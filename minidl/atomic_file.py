@@ -35,11 +35,16 @@ def resolve_target(path: Union[str, os.PathLike]) -> str:
 def atomic_write(path: Union[str, os.PathLike]) -> Iterator[BinaryIO]:
     """Open a binary file whose content replaces ``path`` when the ``with`` block ends without error.
 
-    Writes through a symbolic link to its target (the link stays a link). A new file gets the
+    Writes through a symbolic link to its target (the link stays a link), and into a device or pipe
+    (``/dev/null``) directly, since it cannot be replaced. A new file gets the
     usual permissions (0666 minus the umask); an existing file keeps its mode. If the block
     raises, or the write fails, ``path`` is untouched and the temporary file is removed.
     """
     target = resolve_target(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "wb") as f:  # a device or a pipe (/dev/null): written in place, as open() does;
+            yield f                    # a rename would replace the device node with a file
+        return
     folder, name = os.path.split(target)
     remove_stale_temporaries(folder)
     tmp = os.path.join(folder, f".{name}.minidl-tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}")

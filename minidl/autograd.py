@@ -390,8 +390,8 @@ def _check_convention(spec: Primitive, i: int, vjp: Callable) -> None:
     if code is None:
         return
     names = code.co_varnames[bound:code.co_argcount]
-    convention = (f"minidl calls vjp(g, ans, *args, **kwargs) with the op's positional arguments and uses the "
-                  f"gradient it returns")
+    convention = ("minidl calls vjp(g, ans, *args, **kwargs) with the op's positional arguments and uses the "
+                  "gradient it returns")
     if names[:1] == ("ans",):
         raise TypeError(f"defvjp({spec.name}): the VJP for argument {i} starts with `ans`: this looks like HIPS "
                         f"autograd's curried form `lambda ans, x: lambda g: ...`; {convention}: write "

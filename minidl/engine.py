@@ -158,7 +158,8 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
     for root, seed in zip(roots, seeds):
         seed = (seed if isinstance(seed, Tensor) else Tensor(seed, root.device)) if create else \
             (seed.data if isinstance(seed, Tensor) else seed)
-        _add(adjoints, root, seed)
+        old = adjoints.get(root)  # the same root twice: its seeds are summed
+        adjoints[root] = seed if old is None else _Sum((*old, seed) if old.__class__ is _Sum else (old, seed))
     adoptable = set()  # leaves whose one gradient is a new array no one else holds: it can become .grad
     adopted = set()    # ids of arrays already made some leaf's .grad in this pass
     found = {}
@@ -217,9 +218,16 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                         check_vjp(v, argnum, gi)
                     if getattr(gi, "shape", None) != parent.shape:
                         gi = _reduce_to(gi, parent.shape, v, argnum)
-                    if _add(adjoints, parent, gi) and parent.__class__ is not Node and not create \
-                            and gi is not g and getattr(gi, "base", 0) is None:
-                        adoptable.add(parent)
+                    old = adjoints.get(parent)  # add gi to the parent's partial adjoints (once per edge)
+                    if old is None:
+                        adjoints[parent] = gi
+                        if parent.__class__ is not Node and not create and gi is not g \
+                                and getattr(gi, "base", 0) is None:
+                            adoptable.add(parent)
+                    elif old.__class__ is _Sum:
+                        old.append(gi)
+                    else:
+                        adjoints[parent] = _Sum((old, gi))
                 if not retain:
                     v.args = v.ans = None  # release what the node kept, now
                     v.checks = ()
@@ -243,19 +251,6 @@ class _Sum(list):
             else:
                 total += g
         return total
-
-
-def _add(adjoints: dict, key: Any, gi: Any) -> bool:
-    """Add the partial adjoint ``gi`` to ``key``'s; True when it is the first."""
-    old = adjoints.get(key)
-    if old is None:
-        adjoints[key] = gi
-        return True
-    if old.__class__ is _Sum:
-        old.append(gi)
-    else:
-        adjoints[key] = _Sum((old, gi))
-    return False
 
 
 def _reduce_to(gi: Any, shape: tuple, node: Node, argnum: int) -> Any:

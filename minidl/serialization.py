@@ -167,8 +167,13 @@ def _read(f):
         return name, file.read()
 
 
+def _looks_pickled(data):
+    """A zip (torch.save since PyTorch 1.6) or a pickle (PROTO opcode, protocol 2 to 5, then another opcode)."""
+    return data[:4] == b"PK\x03\x04" or (len(data) > 2 and data[0] == 0x80 and 2 <= data[1] <= 5 and data[2] != 0)
+
+
 def _unreadable(name, data, err):
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    if _looks_pickled(data):
         return (f"{name} looks like a PyTorch pickle (torch.save), which minidl never unpickles (loading one can "
                 "run code); convert it with safetensors.torch.save_file(torch.load(path), new_path)")
     return f"{name} is not a readable checkpoint (truncated or corrupted?): {err}"

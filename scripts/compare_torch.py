@@ -2,6 +2,7 @@
 """The same training run in minidl and in PyTorch: same model, initial weights, batches and order.
 
     python scripts/compare_torch.py --dataset fashion-mnist --epochs 3
+    python scripts/compare_torch.py --dataset fashion-mnist --model lenet5 --lr 0.03 --epochs 1
 
 Epochs alternate between the two frameworks in one process, so both see the same
 machine; each line gives test accuracy and seconds per epoch. Needs PyTorch
@@ -11,6 +12,7 @@ import argparse
 import os
 import sys
 import time
+from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -21,7 +23,7 @@ from minidl import data, nn, optim, zoo  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fashion-mnist", choices=["mnist", "fashion-mnist", "digits"])
-    p.add_argument("--model", default="mlp", choices=["logreg", "mlp"])
+    p.add_argument("--model", default="mlp", choices=["logreg", "mlp", "lenet5"])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1)
@@ -31,18 +33,21 @@ def parse_args():
 
 
 def torch_twin(torch, model):
-    """A PyTorch copy of a zoo Sequential of Flatten/Linear/Sigmoid layers, with the same weights."""
-    layers = []
-    for layer in model:
+    """A PyTorch copy of a zoo Sequential (Linear, Conv2d, MaxPool2d and argument-free layers), same weights."""
+    layers = OrderedDict()  # the zoo's child names, so the state dict keys match
+    for name, layer in model.named_children():
         if isinstance(layer, nn.Linear):
-            twin = torch.nn.Linear(layer.in_features, layer.out_features)
-            with torch.no_grad():
-                twin.weight.copy_(torch.from_numpy(layer.weight.numpy()))
-                twin.bias.copy_(torch.from_numpy(layer.bias.numpy()))
-            layers.append(twin)
+            layers[name] = torch.nn.Linear(layer.in_features, layer.out_features)
+        elif isinstance(layer, nn.Conv2d):
+            layers[name] = torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                           layer.padding)
+        elif isinstance(layer, nn.MaxPool2d):
+            layers[name] = torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
         else:
-            layers.append({"Flatten": torch.nn.Flatten, "Sigmoid": torch.nn.Sigmoid}[type(layer).__name__]())
-    return torch.nn.Sequential(*layers)
+            layers[name] = getattr(torch.nn, type(layer).__name__)()  # Flatten, Sigmoid, ReLU, Tanh
+    twin = torch.nn.Sequential(layers)
+    twin.load_state_dict({name: torch.from_numpy(t.numpy()) for name, t in model.state_dict().items()})
+    return twin
 
 
 def run_epoch(step, loader):

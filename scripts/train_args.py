@@ -85,9 +85,9 @@ def defaults_table():
     return "\n".join(lines)
 
 
-def build_parser():
-    p = Parser(description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-               epilog=defaults_table())
+def build_parser(description=None):
+    p = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=defaults_table(),
+               allow_abbrev=False)  # the script looks for --distributed before parsing: no abbreviations
     model_default = "the model's (see below)"
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--model", choices=zoo.list_models(), help="default: mlp (on --resume: the checkpoint's)")
@@ -121,16 +121,20 @@ def build_parser():
     return p
 
 
-def parse_args(argv=None, quiet=False):
+def parse_args(argv=None, quiet=False, description=None):
     """The parsed flags; settings left out are None (see ``resolve``). Also checks what needs no data.
 
     ``quiet``: argparse's own errors and --help print nothing (the other ranks of a distributed run).
     """
-    parser = build_parser()
+    parser = build_parser(description)
     parser.quiet = quiet
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.given = sorted(name for name in (*STRUCTURAL, *HYPERPARAMETERS) if getattr(args, name) is not None)
+    launched = launcher_size()
+    if launched > 1 and not args.distributed:
+        raise UsageError(f"started as one of {launched} processes (mpiexec) without --distributed: each would train "
+                         "alone and write the same files; add --distributed")
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
@@ -143,17 +147,23 @@ def parse_args(argv=None, quiet=False):
     return args
 
 
+def launcher_size():
+    """How many processes mpiexec started (MPICH's and Open MPI's variables; 1 when not under mpiexec)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
 def check_writable(args):
     """Create the folders of every output and write a probe file into each, so a bad path fails now, not later."""
-    targets = [("--checkpoint-dir", args.checkpoint_dir)] if args.checkpoint_dir else []
-    targets += [(flag, os.path.dirname(os.path.abspath(path)))
-                for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
-                                   ("--save-weights", args.save_weights)) if path]
-    for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
-                       ("--save-weights", args.save_weights)):
-        if path and os.path.isdir(path):
+    files = [(flag, path) for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot),
+                                             ("--save-weights", args.save_weights)) if path]
+    for flag, path in files:
+        if os.path.isdir(path):
             raise UsageError(f"{flag} {path} is a folder; give a file name")
-    for flag, folder in targets:
+    folders = [("--checkpoint-dir", args.checkpoint_dir)] if args.checkpoint_dir else []
+    for flag, folder in folders + [(flag, os.path.dirname(os.path.abspath(path))) for flag, path in files]:
         probe = os.path.join(folder, f".train_mnist-probe-{os.getpid()}")
         try:
             os.makedirs(folder, exist_ok=True)
@@ -181,6 +191,9 @@ def resolve(args, saved=None):
                              "these flags out to continue with the checkpoint's")
         overridden = {name: saved[name] for name in HYPERPARAMETERS
                       if name in given and getattr(args, name) != saved[name]}
+        if saved["optimizer"] == "rmsprop" and not saved["momentum"] and "momentum" in overridden:
+            raise UsageError("--momentum: a resumed RMSprop run cannot turn momentum on (its saved state has no "
+                             "momentum buffer, as in PyTorch); start a new run to train with momentum")
         for name in (*STRUCTURAL, *HYPERPARAMETERS):
             if name not in given:
                 setattr(args, name, saved[name])
@@ -202,6 +215,7 @@ def resolve(args, saved=None):
 
 
 def check_momentum(args, given):
+    """Momentum belongs to sgd and rmsprop: refused when given for another optimizer, else left as None."""
     if args.optimizer in MOMENTUM_OPTIMIZERS:
         return
     if given:
@@ -215,4 +229,5 @@ def settings(args):
 
 
 def checkpoint_name(args, name="last.safetensors"):
+    """The path of checkpoint ``name`` in --checkpoint-dir."""
     return os.path.join(args.checkpoint_dir, name)

@@ -13,7 +13,6 @@ last.safetensors exactly: same epoch, same optimizer state, same data order. A n
 stops the run (exit 1) before anything non-finite is saved; Ctrl-C or SIGTERM stop it cleanly
 (exit 130 or 143) and print the command that resumes it. Bad flags: one line and exit 2.
 """
-import json
 import math
 import os
 import shlex
@@ -32,6 +31,7 @@ import minidl as mdl  # noqa: E402
 from minidl import backends, data, nn, optim, zoo  # noqa: E402
 import train_args  # noqa: E402
 from train_args import UsageError  # noqa: E402
+from train_files import RunFailed, check_finite, plot, read_checkpoint, save, write_json  # noqa: E402
 from train_ranks import Ranks  # noqa: E402
 from train_signals import Interrupted, StopRequests  # noqa: E402
 
@@ -42,12 +42,6 @@ OPTIMIZERS = {
     "rmsprop": lambda params, a: optim.RMSprop(params, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay),
 }
 SYNC_EVERY = 20  # steps between reads of the loss (a device sync; with --distributed, one small all-reduce)
-
-
-class RunFailed(Exception):
-    """The run cannot go on (a non-finite loss, a failed save); exit code 1."""
-
-    exit_code = 1
 
 
 class OtherRankFailed(Exception):
@@ -112,7 +106,8 @@ def load_data(args, ranks, resuming):
         raise UsageError(f"{args.dataset} is not available{where}. {reason}Pass --data-dir with the IDX files"
                          + ("." if resuming else " or choose another --dataset."))
     if ranks.is_main:
-        print(f"note: {args.dataset} is not available{where} ({problem}).\n      Use --data-dir DIR with its IDX "
+        reason = f" ({problem})" if problem else ""
+        print(f"note: {args.dataset} is not available{where}{reason}.\n      Use --data-dir DIR with its IDX "
               f"files, or --dataset fashion-mnist / digits; --no-fallback makes this an error.\n"
               f"      Training on the bundled digits dataset instead.", file=sys.stderr)
     args.dataset = "digits"
@@ -139,40 +134,6 @@ def check_grad_checkpoint(model_name):
     if not isinstance(model, nn.Sequential) or type(model).forward is not nn.Sequential.forward:
         raise UsageError(f"--grad-checkpoint needs a model that is an nn.Sequential running its children in "
                          f"order; {model_name} is a {type(model).__name__} with its own forward")
-
-
-def read_checkpoint(args, device):
-    """The checkpoint to resume (None when there is none yet); refused if unreadable, settings-less or non-finite."""
-    path = train_args.checkpoint_name(args)
-    if not os.path.exists(path):
-        return None
-    try:
-        state = mdl.load(path, device=device)
-    except (mdl.CheckpointError, OSError) as err:
-        best = train_args.checkpoint_name(args, "best.safetensors")
-        hint = f"; {best} may be intact: copy it to {path} to resume from it" if os.path.exists(best) else ""
-        raise UsageError(f"cannot resume: {err}{hint}") from None
-    if not isinstance(state, dict) or "settings" not in state:
-        raise UsageError(f"cannot resume from {path}: it holds no run settings (not written by this version of "
-                         "train_mnist.py); start a new run in another --checkpoint-dir")
-    for part in ("model", "optimizer"):
-        for name, value in flat_tensors(state[part]):
-            if not bool(mdl.isfinite(value).all().item()):
-                raise UsageError(f"cannot resume from {path}: {part} tensor {name!r} holds NaN or infinite values "
-                                 "(the run that wrote it diverged); start again with a smaller --lr")
-    return state
-
-
-def flat_tensors(obj, prefix=""):
-    """``(dotted name, tensor)`` for each tensor inside nested dicts and lists."""
-    if isinstance(obj, mdl.Tensor):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from flat_tensors(value, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from flat_tensors(value, f"{prefix}.{i}" if prefix else str(i))
 
 
 def make_scheduler(optimizer, args, epoch):
@@ -220,19 +181,19 @@ def train_epoch(model, loader, optimizer, loss_fn, args, epoch, ranks, stop):
         batch_loss = loss.detach() * len(y)
         pending = batch_loss if pending is None else pending + batch_loss  # stays on the device
         pending_n += len(y)
-        if ranks.size == 1 and step % SYNC_EVERY and step != len(loader):
-            stop.check()
+        if ranks.size == 1:
+            stop.check()  # one process stops at the next step; several ranks at the next exchange
+        if step % SYNC_EVERY and step != len(loader):
             continue
-        if step % SYNC_EVERY == 0 or step == len(loader):
-            loss_sum, n, signalled = ranks.sum([pending.item(), pending_n, stop.signum is not None])
-            total, seen = total + loss_sum, seen + n
-            pending, pending_n = None, 0
-            if not math.isfinite(total):
-                raise RunFailed(f"the training loss became {total} in epoch {epoch + 1} (by step {step}); the run "
-                                "diverged, so it stops here without saving. Try a smaller --lr")
-            if signalled:
-                raise Interrupted(stop.signum or 2)
-            bar.set_postfix(loss=f"{total / seen:.4f}", samples_per_s=f"{seen / (time.perf_counter() - start):.0f}")
+        loss_sum, n, signalled = ranks.sum([pending.item(), pending_n, stop.signum is not None])
+        total, seen = total + loss_sum, seen + n
+        pending, pending_n = None, 0
+        if not math.isfinite(total):
+            raise RunFailed(f"the training loss became {total} in epoch {epoch + 1} (by step {step}); the run "
+                            "diverged, so it stops here without saving. Try a smaller --lr")
+        if signalled:
+            raise Interrupted(stop.signum or signal.SIGINT)
+        bar.set_postfix(loss=f"{total / seen:.4f}", samples_per_s=f"{seen / (time.perf_counter() - start):.0f}")
     return total / seen
 
 
@@ -248,47 +209,6 @@ def evaluate(model, loader, loss_fn, ranks):
             n += len(y)
     loss_sum, correct, n = ranks.sum([loss_sum, correct, n])
     return loss_sum / n, correct / n
-
-
-def check_finite(model):
-    for name, p in model.named_parameters():
-        if not bool(mdl.isfinite(p.detach()).all().item()):
-            raise RunFailed(f"parameter {name!r} holds NaN or infinite values; not saving it")
-
-
-def save(obj, path, what):
-    try:
-        mdl.save(obj, path)
-    except OSError as err:
-        raise RunFailed(f"could not write the {what} {path}: {err.strerror or err}; the previous file, if any, "
-                        "is intact") from None
-
-
-def write_json(path, obj):
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise RunFailed(f"could not write --metrics-json {path}: {err.strerror or err}") from None
-
-
-def plot(path, history):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
-    ax_loss.plot(epochs, [h["test_loss"] for h in history], "o-", label="test")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_loss.legend()
-    ax_acc.plot(epochs, [h["test_accuracy"] for h in history], "o-", color="tab:green")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="test accuracy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def resume_command(args, ranks):
@@ -310,7 +230,15 @@ class Run:
         self.last = train_args.checkpoint_name(args) if args.checkpoint_dir else None
         self.best = train_args.checkpoint_name(args, "best.safetensors") if args.checkpoint_dir else None
         state, overridden = agree(ranks, stop, self.settle)
+        epochs, _ = ranks.share(state["epoch"] if state else -1, [])
+        if len(set(epochs)) > 1:
+            raise UsageError(f"the ranks see different checkpoints in {args.checkpoint_dir} (epochs "
+                             f"{[int(e) if e >= 0 else None for e in epochs]} by rank): --checkpoint-dir must be one "
+                             "folder that every rank reads (a shared file system)")
         self.train_set, self.test_set = load_data(args, ranks, resuming=state is not None)
+        if not (len(self.train_set) and len(self.test_set)):
+            raise UsageError(f"{args.dataset} has {len(self.train_set)} training and {len(self.test_set)} test "
+                             "samples; both splits need at least one")
         if state is None:
             train_args.resolve(args)  # after a fallback to digits, digits' defaults
         self.first_epoch = state["epoch"] if state else 0
@@ -338,10 +266,15 @@ class Run:
     def settle(self):
         """What this rank can check before loading data: the device, the checkpoint to resume, the settings."""
         a = self.args
+        if self.ranks.distributed and a.device == "cuda":
+            a.device = f"cuda:{self.ranks.local_rank}"  # one GPU per rank
         try:
             self.backend, a.device = backends.resolve(a.device)
         except (backends.DeviceUnavailableError, ValueError) as err:
             raise UsageError(str(err)) from None
+        if self.last and not a.resume and os.path.exists(self.last):
+            raise UsageError(f"{self.last} exists: add --resume to continue that run, or choose another "
+                             "--checkpoint-dir (a new run would overwrite it)")
         state = read_checkpoint(a, a.device) if a.resume else None
         overridden = train_args.resolve(a, state["settings"] if state else None)  # model and dataset now known
         if a.grad_checkpoint:
@@ -360,6 +293,11 @@ class Run:
                  f"{a.optimizer} lr {a.lr:g}{momentum}{decay}{schedule}, batch {a.batch_size}, {a.epochs} epochs")
         if state:
             self.say(f"resumed from {self.last} after epoch {self.first_epoch}")
+            if state.get("world_size", 1) != self.ranks.size:
+                self.say(f"  note: the checkpoint was written by a run on {state.get('world_size', 1)} process(es) "
+                         f"and this one has {self.ranks.size}: the data order and the global batch differ from it")
+            if self.first_epoch == a.epochs:
+                self.say(f"  nothing left to train: the checkpoint has all {a.epochs} epochs")
             for name, saved in overridden.items():
                 self.say(f"  --{name.replace('_', '-')} {getattr(a, name)} from the command line overrides the "
                          f"checkpoint's {saved}")
@@ -444,6 +382,8 @@ class Run:
             where = f"during epoch {self.epoch + 1}/{self.args.epochs}"
         else:
             where = "after training" if self.history else "before training"
+        if not self.last:
+            return f"stopped by {err} {where}; {self.kept()}"
         return f"stopped by {err} {where}; {self.kept()}. Resume with:\n  {resume_command(self.args, self.ranks)}"
 
 
@@ -461,9 +401,10 @@ def main(argv=None):
             ranks = Ranks(distributed)
         except ImportError as err:
             fail(f"--distributed: {err}")
+        stop.announce = ranks.is_main
         run = None
         try:
-            args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main)
+            args = agree(ranks, stop, train_args.parse_args, argv, not ranks.is_main, __doc__)
             agree(ranks, stop, lambda: ranks.is_main and train_args.check_writable(args))
             run = Run(args, ranks, stop)
             history = run.train()

@@ -18,11 +18,12 @@ class Ranks:
 
     def __init__(self, distributed: bool):
         self.distributed = distributed
-        self.rank, self.size = 0, 1
+        self.rank, self.size, self.local_rank = 0, 1, 0
         if distributed:
             import minidl.distributed as dist
             dist.init_process_group("mpi")  # ImportError (saying what to install) without mpi4py
             self.rank, self.size = dist.get_rank(), dist.get_world_size()
+            self.local_rank = dist.get_node_local_rank()  # the GPU of this rank, one per rank
             self._dist = dist
         self.is_main = self.rank == 0
 

@@ -28,6 +28,7 @@ class StopRequests:
     def __init__(self):
         self.signum = None
         self.deferred = False  # True while training: a signal waits for the loop to look at it
+        self.announce = True  # say that the run is stopping (with several ranks, only the first does)
         self._previous = {}
 
     def __enter__(self):
@@ -46,8 +47,9 @@ class StopRequests:
         self.signum = signum
         if not self.deferred:
             raise Interrupted(signum)
-        print(f"\n{signal.Signals(signum).name}: stopping after this step (send it again to stop at once)",
-              file=sys.stderr, flush=True)
+        if self.announce:
+            print(f"\n{signal.Signals(signum).name}: stopping after this step (send it again to stop at once)",
+                  file=sys.stderr, flush=True)
 
     def check(self):
         """Raise Interrupted if a signal has come (the loop calls this between steps)."""

@@ -118,7 +118,10 @@ def test_the_peak_bounds_what_backward_allocates_from_below_within_its_workspace
         measured = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert 0.85 * measured <= estimate <= 1.02 * measured
+    # the workspace: a convolution's weight VJP unfolds its input again (the record keeps the input, not the
+    # unfolded windows), and the largest such matrix is conv1's, 5x5 windows of the padded 16x1x28x28 input
+    unfolded = 25 * 16 * 28 * 28 * 4
+    assert estimate <= 1.02 * measured <= 1.02 * (estimate + unfolded)
 
 
 def test_a_released_record_keeps_nothing():

@@ -197,3 +197,13 @@ def test_a_numpy_safetensors_file_is_a_flat_dict_of_tensors(tmp_path):
     for key, array in arrays.items():
         assert back[key].dtype == array.dtype
         np.testing.assert_array_equal(back[key].numpy(), array)
+
+
+
+def test_a_pytorch_zip_checkpoint_is_named_as_such(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.pt", "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"w": [1.0]}))
+    with pytest.raises(mdl.CheckpointError, match="looks like a PyTorch pickle .* safetensors.torch.save_file"):
+        mdl.load(tmp_path / "model.pt")

@@ -297,3 +297,61 @@ def test_a_signal_before_training_exits_without_traceback(tmp_path):
     assert proc.returncode in (0, 130) and "Traceback" not in err
     if proc.returncode == 130:
         assert "done" not in out
+
+
+@pytest.fixture
+def signal_in_first_evaluation(monkeypatch):
+    """SIGINT arrives while the first epoch is being evaluated (a real signal, to this process)."""
+    evaluate = train_mnist.evaluate
+
+    def evaluate_then_signal(*args):
+        if not evaluate_then_signal.sent:
+            evaluate_then_signal.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return evaluate(*args)
+    evaluate_then_signal.sent = False
+    monkeypatch.setattr(train_mnist, "evaluate", evaluate_then_signal)
+
+
+def test_a_signal_during_evaluation_keeps_the_finished_epoch(signal_in_first_evaluation, tmp_path, capsys):
+    code, err = exit_of(capsys, "--epochs", "3", "--checkpoint-dir", tmp_path)
+    assert code == 130 and mdl.load(tmp_path / "last.safetensors")["epoch"] == 1
+    assert "(after epoch 1)" in err and err.rstrip().endswith("--resume")
+
+
+def test_a_signal_without_checkpoint_dir_says_nothing_was_kept(signal_in_first_evaluation, capsys):
+    code, err = exit_of(capsys, "--epochs", "3")
+    assert code == 130 and "no checkpoint was written" in err and "--resume" not in err
+
+
+def test_a_new_run_never_overwrites_an_existing_checkpoint(tmp_path, capsys):
+    run("--epochs", "1", "--checkpoint-dir", tmp_path)
+    before = (tmp_path / "last.safetensors").read_bytes()
+    code, err = exit_of(capsys, "--epochs", "1", "--checkpoint-dir", tmp_path)
+    assert code == 2 and "--resume" in err and (tmp_path / "last.safetensors").read_bytes() == before
+
+
+def test_flags_are_never_abbreviated(capsys, no_data):
+    code, err = exit_of(capsys, "--distrib")  # --distributed is looked for before parsing
+    assert code == 2 and "--distrib" in err
+
+
+def test_several_processes_without_distributed_are_refused(capsys, no_data, monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")  # as mpiexec -n 2 sets it
+    code, err = exit_of(capsys, "--epochs", "1")
+    assert code == 2 and "add --distributed" in err
+
+
+def test_resumed_rmsprop_cannot_turn_momentum_on(tmp_path, capsys):
+    run("--optimizer", "rmsprop", "--epochs", "1", "--checkpoint-dir", tmp_path)
+    code, err = exit_of(capsys, "--epochs", "2", "--momentum", "0.5", "--checkpoint-dir", tmp_path, "--resume")
+    assert code == 2 and "momentum buffer" in err and "Traceback" not in err
+
+
+def test_a_failed_save_stops_the_run_with_exit_1(tmp_path, capsys, monkeypatch):
+    def disk_full(obj, path):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(train_mnist.mdl, "save", disk_full)
+    code, err = exit_of(capsys, "--epochs", "2", "--checkpoint-dir", tmp_path)
+    assert code == 1 and "could not write the checkpoint" in err and "No space left on device" in err
+    assert "Traceback" not in err and "done" not in capsys.readouterr().out

@@ -72,9 +72,29 @@ class Backend:
         """Whether two arrays may overlap in memory (a quick bounds check, as numpy.may_share_memory)."""
         return bool(self.xp.may_share_memory(a, b))
 
+    def where(self, condition, x, y):
+        """``x`` where ``condition`` holds, else ``y`` (``xp.where``)."""
+        return self.xp.where(condition, x, y)
+
+    def sliding_windows(self, array, window_shape, axis):
+        """A read-only view of every ``window_shape`` window along ``axis`` (NumPy's sliding_window_view)."""
+        return self.xp.lib.stride_tricks.sliding_window_view(array, window_shape, axis=axis)
+
     def erf(self, array):
         """The error function, elementwise (NumPy has none; SciPy and CuPy's cupyx do)."""
         raise NotImplementedError(f"backend {self.name!r} does not provide erf")
+
+    def expit(self, array):
+        """The logistic sigmoid 1 / (1 + exp(-x)), accurate in both tails.
+
+        exp(-|x|) lies in (0, 1], so nothing overflows, and for x < 0 the result is
+        e / (1 + e), which keeps the tiny values (4e-8 at x = -17) that 1 - something rounds away.
+        """
+        xp = self.xp
+        if array.dtype.kind in "biu":
+            array = array.astype(xp.float64)  # as NumPy's exp promotes integers (and booleans, as PyTorch takes)
+        e = xp.exp(-xp.abs(array))
+        return xp.where(array >= 0, 1, e) / (1 + e)
 
     # -- random numbers ------------------------------------------------------
     def seed(self, seed):

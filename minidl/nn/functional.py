@@ -156,20 +156,15 @@ def _same_padding(x, kernel, stride):
 def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002
     """2-D cross-correlation as PyTorch: x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW).
 
-    im2col turns the convolution into one matrix product:
-    weight (O, C*kh*kw) @ windows (C*kh*kw, N*OH*OW). ``padding`` may be "valid" or "same".
+    One matrix product over the input's windows (ops/convolution.py). ``padding`` may be "valid" or "same".
     """
     _check_input("conv2d", input, 4, "(N, C, H, W)", weight.shape[1])
     if padding == "same":
         input, padding = _same_padding(input, weight.shape[2:], stride), 0
     elif padding == "valid":
         padding = 0
-    out_channels = weight.shape[0]
-    cols = _windows(input, weight.shape[2:], stride, padding)
-    c, kh, kw, n, oh, ow = cols.shape
-    out = ops.matmul(weight.reshape(out_channels, -1), cols.reshape(c * kh * kw, n * oh * ow))
-    out = out.reshape(out_channels, n, oh, ow).permute(1, 0, 2, 3)
-    return out if bias is None else out + bias.reshape(1, out_channels, 1, 1)
+    out = ops.conv2d(input, weight, pair(stride), pair(padding))
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002
@@ -189,9 +184,13 @@ def _pool(reduce, x, kernel_size, stride, padding, fill):
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0):  # noqa: A002
-    """Maximum over each window (padding is -inf, as PyTorch); the gradient goes to the maximal element."""
+    """Maximum over each window (padding is -inf, as PyTorch); the gradient goes to the first maximal element."""
     _check_input("max_pool2d", input, 4, "(N, C, H, W)")
-    return _pool(ops.max, input, kernel_size, stride, padding, -math.inf)
+    kernel, stride = pair(kernel_size), pair(kernel_size if stride is None else stride)
+    ph, pw = pair(padding)
+    if ph or pw:
+        input = ops.pad(input, ((0, 0), (0, 0), (ph, ph), (pw, pw)), -math.inf)
+    return ops.max_pool2d(input, kernel, stride)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=True):  # noqa: A002

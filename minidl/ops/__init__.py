@@ -1,5 +1,5 @@
 """minidl's differentiable ops, one module per family; ``minidl`` re-exports them (``mdl.exp``)."""
-from . import inplace
+from . import inplace  # noqa: F401 - the in-place ops register themselves on import
 from .conversion import astype, clone, detach, identity, to_device
 from .decompositions import det, slogdet
 from .decompositions import inv as inverse
@@ -8,12 +8,13 @@ from .elementwise import (abs, add, ceil, clip, cos, divide, equal, erf, exp, fl
                           logical_xor, maximum, minimum, multiply, negative, not_equal, power, relu, remainder,
                           round, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .linalg import dot, einsum, linear, matmul, outer, tensordot
+from .convolution import conv2d, max_pool2d  # noqa: F401 - for nn.functional, not in mdl's namespace
 from .nn_kernels import col2im, cross_entropy, im2col, one_hot
 from .norms import norm
 from .rearrange import chunk, flip, repeat, repeat_interleave, roll, split, tile, tril, triu
 from .reductions import (all, any, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
                          std, sum, var)
-from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, gather, index, pad, permute, reshape, squeeze, stack, sum_to_shape, swapaxes, take_along_axis, transpose, unsqueeze, view)  # view: Tensor.view's, not a function in mdl's namespace
+from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, gather, index, pad, permute, reshape, squeeze, stack, sum_to_shape, swapaxes, take_along_axis, transpose, unsqueeze, view)  # noqa: F401 - view: Tensor.view's, not in mdl's namespace
 from .sorting import argsort, sort, topk
 from .special import (acos, arccos, arcsin, arctan, arctan2, asin, atan, atan2, cosh, expm1, log1p, log2, log10,
                       logaddexp, sinh, softplus, tan)

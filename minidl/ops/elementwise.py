@@ -119,12 +119,8 @@ def tanh(x):
 
 @primitive
 def sigmoid(x):
-    """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
-    xp = namespace(x)
-    out = xp.tanh(x * 0.5)
-    out *= 0.5
-    out += 0.5
-    return out
+    """1 / (1 + exp(-x)), accurate in both tails (the backend's expit; (1 + tanh(x/2)) / 2 gave 0 at -17)."""
+    return backend_of_array(x).expit(x)
 
 
 @primitive
@@ -182,7 +178,7 @@ def minimum(x, y):
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y``."""
     array = next(a for a in (condition, x, y) if hasattr(a, "shape"))
-    return namespace(array).where(condition, x, y)
+    return backend_of_array(array).where(condition, x, y)
 
 
 @primitive

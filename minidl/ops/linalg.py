@@ -63,7 +63,9 @@ def _linear(x, weight, bias=None):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: one op, so a layer costs one record and one fused VJP."""
-    _same_dtype("linear", x, weight, bias)
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or weight.dtype != dtype or bias is not None and bias.dtype != dtype:
+        _same_dtype("linear", x, weight, bias)  # the usual case (one dtype) without building lists: it runs per layer
     return _linear(x, weight, bias)
 
 
@@ -74,10 +76,16 @@ def _linear_weight_vjp(g, ans, x, weight, bias=None):
     return _matmul(transpose(g), x)
 
 
+def _linear_bias_vjp(g, ans, x, weight, bias=None):
+    """g summed over its leading (batch) dimensions: what the engine's sum_to_shape would do, without its
+    shape analysis (this runs once per layer and step)."""
+    return g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g  # a bias of another shape: the engine reduces
+
+
 defvjp(_linear,
        lambda g, ans, x, weight, bias=None: _matmul(g, weight),
        _linear_weight_vjp,
-       lambda g, ans, x, weight, bias=None: g)  # summed to bias.shape by the engine
+       _linear_bias_vjp)
 
 
 # -- einsum, and the contractions built on it -------------------------------------------------

@@ -29,7 +29,7 @@ def ship_random_mlp(folder, dataset="digits", input_shape=(1, 8, 8)):
     history = [{"epoch": e, "test_accuracy": 0.5 + e / 10, "seconds": 1.0 + e} for e in (1, 2)]
     metrics.write_text(json.dumps({"args": {"model": "mlp", "dataset": dataset, "epochs": 2, "data_dir": None},
                                    "history": history}))
-    ship.ship(metrics, weights_file, "python scripts/train_mnist.py --model mlp", folder)
+    ship.ship(metrics, weights_file, "python scripts/train_mnist.py --model mlp", folder, commit="abc1234")
     return model.state_dict()
 
 
@@ -43,7 +43,7 @@ def test_weights_load_with_the_datasets_shape_and_are_listed(folder):
     assert (entry.dataset, entry.file, entry.input_shape, entry.num_classes) == ("digits", "mlp-digits.safetensors",
                                                                                  (1, 8, 8), 10)
     assert (entry.test_accuracy, entry.epochs, entry.seconds_per_epoch) == (0.7, 2, 2.5)
-    assert entry.command == "python scripts/train_mnist.py --model mlp"
+    assert entry.command == "python scripts/train_mnist.py --model mlp" and entry.commit == "abc1234"
     assert zoo.weights("lenet5") == []
 
 

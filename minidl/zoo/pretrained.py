@@ -28,6 +28,7 @@ class Weights:
     epochs: int
     seconds_per_epoch: float
     command: str
+    commit: str  # the minidl commit whose code reproduces the file bit for bit (later float changes move it)
 
     def path(self):
         """The file inside the installed package (a ``Traversable``; a real path for regular installs)."""

@@ -18,7 +18,7 @@ from .. import data
 from .pretrained import MANIFEST
 
 
-def ship(metrics_json: str, weights_file: str, command: str, folder: Path) -> dict:
+def ship(metrics_json: str, weights_file: str, command: str, folder: Path, commit: str = "") -> dict:
     """Copy ``weights_file`` into ``folder`` and record it in the manifest there; returns the entry."""
     run = json.loads(Path(metrics_json).read_text())
     args, history = run["args"], run["history"]
@@ -30,7 +30,8 @@ def ship(metrics_json: str, weights_file: str, command: str, folder: Path) -> di
     entry = {"file": name, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
              "input_shape": list(test_set.input_shape), "num_classes": len(test_set.classes),
              "test_accuracy": history[-1]["test_accuracy"], "epochs": len(history),
-             "seconds_per_epoch": round(statistics.median(h["seconds"] for h in history), 2), "command": command}
+             "seconds_per_epoch": round(statistics.median(h["seconds"] for h in history), 2), "command": command,
+             "commit": commit}
     manifest_path = folder / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest.setdefault(args["model"], {})[args["dataset"]] = entry
@@ -43,8 +44,10 @@ def main(argv=None):
     p.add_argument("metrics_json")
     p.add_argument("weights_file")
     p.add_argument("command")
+    p.add_argument("--commit", default="", help="the minidl commit the run used")
     a = p.parse_args(argv)
-    print(json.dumps(ship(a.metrics_json, a.weights_file, a.command, Path(__file__).parent / "weights"), indent=2))
+    print(json.dumps(ship(a.metrics_json, a.weights_file, a.command, Path(__file__).parent / "weights", a.commit),
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,18 @@ HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python 
 _SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
 _SEQUENCES = (list, tuple)
 
+# what an op's wrapper does with an argument, by its class (see _kind_of)
+_PLAIN, _TENSOR, _SCALAR, _SEQUENCE = "plain", "tensor", "scalar", "sequence"
+_kinds: dict = {}
+
+
+def _kind_of(cls: type) -> str:
+    """The kind of an argument of class ``cls``, computed once per class and cached in ``_kinds``."""
+    kind = (_TENSOR if issubclass(cls, Tensor) else _SCALAR if cls in HOST_SCALARS
+            else _SEQUENCE if cls in _SEQUENCES else _PLAIN)
+    _kinds[cls] = kind
+    return kind
+
 
 class Primitive:
     """What minidl knows about one op: its function on arrays, its VJPs and what they read."""
@@ -168,7 +180,11 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
         raw = device = None
         argnums, parents, views, scalars = (), (), False, False
         for i, arg in enumerate(args):
-            if isinstance(arg, Tensor):
+            # one dict lookup per argument instead of an isinstance chain: most are arrays or numbers (_PLAIN)
+            kind = _kinds.get(arg.__class__) or _kind_of(arg.__class__)
+            if kind is _PLAIN:
+                continue
+            if kind is _TENSOR:
                 if raw is None:
                     raw, device = list(args), arg.device
                 elif arg.device != device:
@@ -180,9 +196,9 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                     parents += (arg if arg._node is None else arg._node,)
                 if arg._view is not None:
                     views = True
-            elif arg.__class__ in HOST_SCALARS:
+            elif kind is _SCALAR:
                 scalars = True
-            elif arg.__class__ in _SEQUENCES:
+            else:  # a list or tuple
                 for e in arg:
                     if isinstance(e, Tensor):
                         args = _unwrap_sequence(prim, args, i)

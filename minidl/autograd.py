@@ -29,17 +29,16 @@ HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python 
 _SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
 _SEQUENCES = (list, tuple)
 
-# what an op's wrapper does with an argument, by its class (see _kind_of)
-_PLAIN, _TENSOR, _SCALAR, _SEQUENCE = "plain", "tensor", "scalar", "sequence"
-_kinds: dict = {}
+_plain: set = set()  # argument classes an op passes on as they are (arrays, Python numbers): see _is_plain
 
 
-def _kind_of(cls: type) -> str:
-    """The kind of an argument of class ``cls``, computed once per class and cached in ``_kinds``."""
-    kind = (_TENSOR if issubclass(cls, Tensor) else _SCALAR if cls in HOST_SCALARS
-            else _SEQUENCE if cls in _SEQUENCES else _PLAIN)
-    _kinds[cls] = kind
-    return kind
+def _is_plain(cls: type) -> bool:
+    """Whether arguments of class ``cls`` are passed on as they are (no tensor, host scalar or sequence);
+    remembered in ``_plain``, so the backward pass's ops test each argument with one set lookup."""
+    plain = not issubclass(cls, Tensor) and cls not in HOST_SCALARS and cls not in _SEQUENCES
+    if plain:
+        _plain.add(cls)
+    return plain
 
 
 class Primitive:
@@ -174,17 +173,22 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
 
     @functools.wraps(fun)
     def op(*args, **kwargs):
+        if switches.raw_arrays and not kwargs:  # a VJP's op in an ordinary backward pass, the usual case first:
+            for arg in args:                     # arrays and numbers only, so no tensor to unwrap or record
+                if arg.__class__ not in _plain and not _is_plain(arg.__class__):
+                    break
+            else:
+                try:
+                    return fun(*args)  # called here, not through _on_raw_arrays: one call less per VJP op
+                except TypeError:
+                    return _on_raw_arrays(op, args, kwargs)  # calls it again: raises, or numbers make a Tensor
         keyword_checks = ()
         if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
             args, kwargs, keyword_checks = prim.bind_keywords(args, kwargs)
         raw = device = None
         argnums, parents, views, scalars = (), (), False, False
         for i, arg in enumerate(args):
-            # one dict lookup per argument instead of an isinstance chain: most are arrays or numbers (_PLAIN)
-            kind = _kinds.get(arg.__class__) or _kind_of(arg.__class__)
-            if kind is _PLAIN:
-                continue
-            if kind is _TENSOR:
+            if isinstance(arg, Tensor):
                 if raw is None:
                     raw, device = list(args), arg.device
                 elif arg.device != device:
@@ -196,9 +200,9 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                     parents += (arg if arg._node is None else arg._node,)
                 if arg._view is not None:
                     views = True
-            elif kind is _SCALAR:
+            elif arg.__class__ in HOST_SCALARS:
                 scalars = True
-            else:  # a list or tuple
+            elif arg.__class__ in _SEQUENCES:
                 for e in arg:
                     if isinstance(e, Tensor):
                         args = _unwrap_sequence(prim, args, i)
@@ -207,11 +211,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                         break
         if raw is None:
             if switches.raw_arrays:  # a VJP's op in an ordinary backward pass: arrays in, arrays out
-                try:
-                    return fun(*args, **kwargs)
-                except TypeError:
-                    if any(backends.is_array(a) for a in args):
-                        raise  # (an op on plain Python numbers in a VJP makes a Tensor, as outside)
+                return _on_raw_arrays(op, args, kwargs)
             return _on_arrays(op, args, kwargs)
         if scalars:  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
             raw = [a.item() if a.__class__ in HOST_SCALARS else a for a in raw]
@@ -220,7 +220,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                 if isinstance(a, Tensor) and a._view is not None:
                     check_view_is_current(a, prim.name)
         try:
-            ans = fun(*raw, **kwargs)
+            ans = fun(*raw, **kwargs) if kwargs else fun(*raw)
         except ValueError as err:
             shapes = ", ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
             raise ValueError(f"{prim.name}: cannot apply to shapes {shapes}: {err}") from err
@@ -256,6 +256,16 @@ def _unwrap_sequence(prim: Primitive, args: tuple, i: int) -> tuple:
                         "grad; a primitive records only tensors passed as arguments themselves: pass them as "
                         "separate arguments (a primitive taking *args, with defvjp_argnum)")
     return (*args[:i], type(seq)(e.data if isinstance(e, Tensor) else e for e in seq), *args[i + 1:])
+
+
+def _on_raw_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:
+    """An op called on arrays inside an ordinary backward pass: its function's array, as it is."""
+    try:
+        return op.primitive.fun(*args, **kwargs) if kwargs else op.primitive.fun(*args)
+    except TypeError:
+        if any(backends.is_array(a) for a in args):
+            raise
+        return _on_arrays(op, args, kwargs)  # an op on plain Python numbers in a VJP makes a Tensor, as outside
 
 
 def _on_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:

@@ -331,14 +331,15 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
         g = g.astype(leaf.data.dtype)
         owned = True
     with _accumulation:  # several threads may run backward passes into one shared leaf
-        if create or (leaf.grad is not None and leaf.grad._requires_grad):
+        grad = leaf._grad
+        if create or (grad is not None and grad._requires_grad):
             g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        elif leaf.grad is None:
-            leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
+            leaf.grad = g if grad is None else grad + g
+        elif grad is None:  # g has the leaf's shape, dtype and device: set without the .grad setter's checks
+            leaf._grad = Tensor(g if owned else g.copy(), leaf.device)
         else:
-            leaf.grad.data += g
-            mark_written(leaf.grad)
+            grad.data += g
+            mark_written(grad)
     if leaf._hooks is not None:
         hooks.run_post_accumulate_hooks(leaf)
 

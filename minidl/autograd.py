@@ -91,7 +91,7 @@ class Primitive:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError:
-            return args, kwargs  # let the call itself raise its usual error
+            return args, kwargs, ()  # let the call itself raise its usual error
         bound.apply_defaults()
         args, kwargs = bound.args, dict(bound.kwargs)
         kept = ()

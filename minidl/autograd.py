@@ -29,6 +29,17 @@ HOST_SCALARS = backends.host_scalar_types()  # NumPy scalars: treated as Python 
 _SCALARS = HOST_SCALARS | {bool, int, float, complex}  # results that must become 0-d arrays
 _SEQUENCES = (list, tuple)
 
+_plain: set = set()  # argument classes an op passes on as they are (arrays, Python numbers): see _is_plain
+
+
+def _is_plain(cls: type) -> bool:
+    """Whether arguments of class ``cls`` are passed on as they are (no tensor, host scalar or sequence);
+    remembered in ``_plain``, so the backward pass's ops test each argument with one set lookup."""
+    plain = not issubclass(cls, Tensor) and cls not in HOST_SCALARS and cls not in _SEQUENCES
+    if plain:
+        _plain.add(cls)
+    return plain
+
 
 class Primitive:
     """What minidl knows about one op: its function on arrays, its VJPs and what they read."""
@@ -80,7 +91,7 @@ class Primitive:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError:
-            return args, kwargs  # let the call itself raise its usual error
+            return args, kwargs, ()  # let the call itself raise its usual error
         bound.apply_defaults()
         args, kwargs = bound.args, dict(bound.kwargs)
         kept = ()
@@ -162,6 +173,15 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
 
     @functools.wraps(fun)
     def op(*args, **kwargs):
+        if switches.raw_arrays and not kwargs:  # a VJP's op in an ordinary backward pass, the usual case first:
+            for arg in args:                     # arrays and numbers only, so no tensor to unwrap or record
+                if arg.__class__ not in _plain and not _is_plain(arg.__class__):
+                    break
+            else:
+                try:
+                    return fun(*args)  # called here, not through _on_raw_arrays: one call less per VJP op
+                except TypeError:
+                    return _on_raw_arrays(op, args, kwargs)  # calls it again: raises, or numbers make a Tensor
         keyword_checks = ()
         if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
             args, kwargs, keyword_checks = prim.bind_keywords(args, kwargs)
@@ -191,11 +211,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                         break
         if raw is None:
             if switches.raw_arrays:  # a VJP's op in an ordinary backward pass: arrays in, arrays out
-                try:
-                    return fun(*args, **kwargs)
-                except TypeError:
-                    if any(backends.is_array(a) for a in args):
-                        raise  # (an op on plain Python numbers in a VJP makes a Tensor, as outside)
+                return _on_raw_arrays(op, args, kwargs)
             return _on_arrays(op, args, kwargs)
         if scalars:  # np.float64(2) next to a float32 tensor keeps float32, as 2.0 does
             raw = [a.item() if a.__class__ in HOST_SCALARS else a for a in raw]
@@ -204,7 +220,7 @@ def _make_op(fun: Callable, differentiable: bool) -> Callable:
                 if isinstance(a, Tensor) and a._view is not None:
                     check_view_is_current(a, prim.name)
         try:
-            ans = fun(*raw, **kwargs)
+            ans = fun(*raw, **kwargs) if kwargs else fun(*raw)
         except ValueError as err:
             shapes = ", ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
             raise ValueError(f"{prim.name}: cannot apply to shapes {shapes}: {err}") from err
@@ -240,6 +256,16 @@ def _unwrap_sequence(prim: Primitive, args: tuple, i: int) -> tuple:
                         "grad; a primitive records only tensors passed as arguments themselves: pass them as "
                         "separate arguments (a primitive taking *args, with defvjp_argnum)")
     return (*args[:i], type(seq)(e.data if isinstance(e, Tensor) else e for e in seq), *args[i + 1:])
+
+
+def _on_raw_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:
+    """An op called on arrays inside an ordinary backward pass: its function's array, as it is."""
+    try:
+        return op.primitive.fun(*args, **kwargs) if kwargs else op.primitive.fun(*args)
+    except TypeError:
+        if any(backends.is_array(a) for a in args):
+            raise
+        return _on_arrays(op, args, kwargs)  # an op on plain Python numbers in a VJP makes a Tensor, as outside
 
 
 def _on_arrays(op: Callable, args: tuple, kwargs: dict) -> Any:

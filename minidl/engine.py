@@ -189,20 +189,26 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                     continue
                 if v.hooks:  # before grad() takes it, as PyTorch's tensor hooks
                     g = hooks.run_grad_hooks(v.hooks, g, v.device, create)
-                if target_set is not None and v in target_set:
-                    found[v] = g
-                    if stop_at_targets:
-                        continue
-                if needed is not None and not any(p in needed for p in v.parents):
-                    continue  # not on a path to a target (or a target with nothing wanted behind it)
+                if target_set is not None:
+                    if v in target_set:
+                        found[v] = g
+                        if stop_at_targets:
+                            continue
+                    if not any(p in needed for p in v.parents):
+                        continue  # not on a path to a target (or a target with nothing wanted behind it)
                 # a node: check what it kept, then send g through each VJP to its parents
-                if v.args is None:
+                args = v.args
+                if args is None:
                     raise RuntimeError("trying to backward through the graph a second time: the values it "
                                        "saved were freed by the first backward(); pass retain_graph=True to "
                                        "the first call")
-                if v.checks:
+                checks = v.checks
+                if checks:
                     check_versions(v)
-                args, ans = _inputs_for_create_graph(v) if create else (v.args, v.ans)
+                if create:
+                    args, ans = _inputs_for_create_graph(v)
+                else:
+                    ans = v.ans
                 kwargs, vjps = v.kwargs, v.prim.vjps
                 for argnum, parent in zip(v.argnums, v.parents):
                     if needed is not None and parent not in needed:
@@ -211,12 +217,13 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                         vjp = vjps[argnum]
                     except IndexError:
                         vjp = v.prim.missing_vjp(argnum)
-                    gi = vjp(g, ans, *args, **kwargs)
-                    if not create and isinstance(gi, Tensor):
+                    gi = vjp(g, ans, *args, **kwargs) if kwargs else vjp(g, ans, *args)  # no empty dict to unpack
+                    if isinstance(gi, Tensor) and not create:
                         gi = gi.data  # a VJP that used minidl's constructors (mdl.ones_like) on raw arrays
                     if anomaly:
                         check_vjp(v, argnum, gi)
-                    if getattr(gi, "shape", None) != parent.shape:
+                    # a Node's shape is a slot; a leaf's .shape property builds a tuple: read its array's
+                    if getattr(gi, "shape", None) != (parent.shape if parent.__class__ is Node else parent.data.shape):
                         gi = _reduce_to(gi, parent.shape, v, argnum)
                     old = adjoints.get(parent)  # add gi to the parent's partial adjoints (once per edge)
                     if old is None:
@@ -230,7 +237,8 @@ def _run(roots: list, seeds: list, targets: Optional[list], retain: Optional[boo
                         adjoints[parent] = _Sum((old, gi))
                 if not retain:
                     v.args = v.ans = None  # release what the node kept, now
-                    v.checks = ()
+                    if checks:
+                        v.checks = ()
         for fn in stack[-1]:
             fn()
     finally:
@@ -323,14 +331,15 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
         g = g.astype(leaf.data.dtype)
         owned = True
     with _accumulation:  # several threads may run backward passes into one shared leaf
-        if create or (leaf.grad is not None and leaf.grad._requires_grad):
+        grad = leaf._grad
+        if create or (grad is not None and grad._requires_grad):
             g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        elif leaf.grad is None:
-            leaf.grad = Tensor(g if owned else g.copy(), leaf.device)
+            leaf.grad = g if grad is None else grad + g
+        elif grad is None:  # g has the leaf's shape, dtype and device: set without the .grad setter's checks
+            leaf._grad = Tensor(g if owned else g.copy(), leaf.device)
         else:
-            leaf.grad.data += g
-            mark_written(leaf.grad)
+            grad.data += g
+            mark_written(grad)
     if leaf._hooks is not None:
         hooks.run_post_accumulate_hooks(leaf)
 
@@ -343,29 +352,34 @@ def reverse_toposort(roots: Sequence, stop: Optional[set]) -> tuple:
     that requires grad was reached (the "auto" create_graph rule of ``grad``).
     """
     consumers = dict.fromkeys(roots, 0)
-    stack, foreign = list(consumers), False
+    starts = list(consumers)  # only a root can have no consumer
+    stack, foreign = starts.copy(), False
+    push, pop, count = stack.append, stack.pop, consumers.get  # bound once: this loop runs per vertex
     while stack:
-        v = stack.pop()
+        v = pop()
         if v.__class__ is not Node:
             foreign = foreign or ((v.__class__ is not Perturbation or v.active) and (stop is None or v not in stop))
             continue
         if stop is not None and v in stop:
             continue
         for parent in v.parents:
-            if parent in consumers:
-                consumers[parent] += 1
-            else:
+            n = count(parent)
+            if n is None:
                 consumers[parent] = 1
-                stack.append(parent)
-    order, ready = [], [v for v in consumers if consumers[v] == 0]
+                push(parent)
+            else:
+                consumers[parent] = n + 1
+    order, ready = [], [v for v in starts if consumers[v] == 0]
+    emit, push, pop = order.append, ready.append, ready.pop
     while ready:
-        v = ready.pop()
-        order.append(v)
+        v = pop()
+        emit(v)
         if v.__class__ is Node and (stop is None or v not in stop):
             for parent in v.parents:
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
-                    ready.append(parent)
+                n = consumers[parent] - 1
+                consumers[parent] = n
+                if n == 0:
+                    push(parent)
     return order, foreign
 
 

@@ -8,6 +8,7 @@ import json
 import os
 
 import minidl as mdl
+from minidl.atomic_file import atomic_write
 import train_args
 from train_args import UsageError
 
@@ -69,12 +70,10 @@ def save(obj, path, what):
 
 
 def write_json(path, obj):
-    """Write ``obj`` as JSON through a temporary file, so ``path`` is always whole."""
-    tmp = f"{path}.tmp"
+    """Write ``obj`` as JSON atomically (as checkpoints are), so ``path`` is always whole."""
     try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            f.write(json.dumps(obj, indent=2).encode())
     except OSError as err:
         raise RunFailed(f"could not write --metrics-json {path}: {err.strerror or err}") from None
 

@@ -2,6 +2,7 @@
 with each file's sha256, test accuracy and the ``scripts/train_mnist.py`` command that produced it."""
 import dataclasses
 import hashlib
+import io
 import json
 from importlib import resources
 from typing import Any
@@ -78,9 +79,9 @@ def load_state_dict(entry: Weights) -> dict:
     if not path.is_file():
         raise WeightsError(f"{entry.model} weights {entry.dataset!r}: {entry.file} is missing from the "
                            f"installed package ({weights_folder()}); reinstall minidl")
-    with resources.as_file(path) as real:  # a real file even if the package is zipped
-        digest = hashlib.sha256(real.read_bytes()).hexdigest()
-        if digest != entry.sha256:
-            raise WeightsError(f"{path}: sha256 {digest} does not match the manifest's {entry.sha256}; the file "
-                               f"is corrupt or was replaced; reinstall minidl")
-        return serialization.load(real)
+    content = path.read_bytes()  # read once: the bytes checked are the bytes loaded
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != entry.sha256:
+        raise WeightsError(f"{path}: sha256 {digest} does not match the manifest's {entry.sha256}; the file "
+                           f"is corrupt or was replaced; reinstall minidl")
+    return serialization.load(io.BytesIO(content))

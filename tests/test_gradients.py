@@ -143,12 +143,22 @@ def test_matmul_gradients(shapes):
     assert mdl.gradcheck(second_order(mdl.matmul), (x, y))
 
 
-@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3), (3,)], ids=str)
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 3), (2, 4, 3), (3,)], ids=str)  # (2, 3): batch < 4 outputs
 def test_linear_gradients(x_shape):
     inputs = (t(x_shape), t((4, 3)), t((4,)))
     assert mdl.gradcheck(mdl.linear, inputs)
     assert mdl.gradcheck(second_order(mdl.linear), inputs)
     assert mdl.gradcheck(lambda x, w: mdl.linear(x, w), inputs[:2])
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4, 9])  # on both sides of the layer width, where linear turns its product
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_values_and_layout(batch, with_bias):
+    rng = np.random.default_rng(batch)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((batch, 3), (4, 3), (4,)))
+    out = mdl.linear(mdl.tensor(x), mdl.tensor(w), mdl.tensor(b) if with_bias else None).data
+    np.testing.assert_allclose(out, x @ w.T + (b if with_bias else 0), rtol=1e-5, atol=1e-6)
+    assert out.flags.c_contiguous and out.dtype == np.float32
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -55,7 +55,18 @@ adjoint_matmul = _matmul  # for VJPs (other op families' too): no dtype check, s
 
 @primitive
 def _linear(x, weight, bias=None):
-    out = namespace(x).matmul(x, weight.T)
+    xp = namespace(x)
+    if x.ndim == 2 and x.shape[0] < weight.shape[0]:
+        # A batch smaller than the layer: OpenBLAS ran weight @ x.T (the long side of the product as its rows)
+        # 1.4x faster than x @ weight.T (784 -> 256 at batch 32); one pass, adding the bias, makes its transposed
+        # view the usual row-major output.
+        product = xp.matmul(weight, x.T).T
+        out = xp.empty(product.shape, dtype=product.dtype)
+        if bias is None:
+            out[...] = product
+            return out
+        return xp.add(product, bias, out=out)
+    out = xp.matmul(x, weight.T)
     if bias is not None:
         out += bias
     return out

@@ -164,7 +164,11 @@ def minidl_chain(length, shape, device="cpu"):
 
 
 class NumpyChain:
-    """The same chain with its backward written by hand: the floor for the engine's overhead."""
+    """The same chain with its backward written by hand: the floor for the engine's overhead.
+
+    ``backward()`` keeps the saved inputs, so it can run again; ``backward(release=True)`` drops each one once
+    used, as minidl and PyTorch free a record during backward (once only: it empties the chain).
+    """
 
     def __init__(self, length, shape, xp=np):
         self.length, self.xp = length, xp
@@ -179,11 +183,15 @@ class NumpyChain:
                 y = y * CHAIN_SCALE
         self.out = y.sum()
 
-    def backward(self):
+    def backward(self, release=False):
         g = self.xp.ones_like(self.x)
-        saved = iter(reversed(self.saved))
+        if release:
+            saved, self.saved = self.saved, None
+            take = saved.pop
+        else:
+            take = iter(reversed(self.saved)).__next__
         for i in reversed(range(self.length)):
-            g = g * self.xp.cos(next(saved)) if i % 2 == 0 else g * CHAIN_SCALE
+            g = g * self.xp.cos(take()) if i % 2 == 0 else g * CHAIN_SCALE
         return g
 
 

@@ -11,7 +11,8 @@ keep spinning after each call and slow whatever runs next). In each, the impleme
 block of steps in turn, round after round, alternating which goes first; a ratio is the median
 over rounds of one implementation's time divided by the floor's measured in the same process, on
 realistic inputs (Fashion-MNIST images where installed, see benchmarks/workloads.py). LeNet-5 has
-no floor: both workers time it, and the table gives both times with the two floors' agreement.
+no floor: both workers time it, and the table gives both times with the two floors' agreement. The
+large chain has a second floor that frees its saved inputs as it goes, as the frameworks free theirs.
 """
 import argparse
 import gc

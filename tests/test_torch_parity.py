@@ -94,6 +94,23 @@ def test_cross_entropy_loss(reduction):
     np.testing.assert_allclose(lm.grad.numpy(), lt.grad.numpy(), **TOL)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_double_backward(reduction):
+    """Differentiate the gradient itself, with respect to the logits and to a cotangent that requires grad
+    (the fused cross_entropy_grad's two VJPs)."""
+    logits, target = rng.standard_normal((4, 3)), rng.integers(0, 3, 4)
+    cotangent, weights = rng.standard_normal(() if reduction != "none" else (4,)), rng.standard_normal((4, 3))
+    results = []
+    for lib, grad in ((mdl, mdl.autograd.grad), (torch, torch.autograd.grad)):
+        x, v = lib.tensor(logits, requires_grad=True), lib.tensor(cotangent, requires_grad=True)
+        loss_fn = nn.CrossEntropyLoss if lib is mdl else torch.nn.CrossEntropyLoss
+        (g,) = grad(loss_fn(reduction=reduction)(x, lib.tensor(target)), x, grad_outputs=v, create_graph=True)
+        (g * g * lib.tensor(weights)).sum().backward()
+        results.append([g.detach().numpy(), x.grad.numpy(), v.grad.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
 def test_other_losses():
     a, b = x32(5, 3), x32(5, 3)
     labels = (rng.random((5, 3)) > 0.5).astype(np.float32)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from . import hooks, modes
+from . import backends, hooks, modes
 from .anomaly import check_vjp
 from .autograd import HOST_SCALARS, Node, check_view_is_current, vertex
 from .broadcasting import sum_to_shape
@@ -336,6 +336,9 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
             g = g if isinstance(g, Tensor) else Tensor(g, leaf.device)
             leaf.grad = g if grad is None else grad + g
         elif grad is None:  # g has the leaf's shape, dtype and device: set without the .grad setter's checks
+            # a row-major .grad, as PyTorch's for a row-major parameter: .view() works on it and in-place
+            # writes through a reshape reach it (a transpose's VJP, say, gives a transposed array)
+            owned = owned and backends.is_row_major(g)
             leaf._grad = Tensor(g if owned else g.copy(), leaf.device)
         else:
             grad.data += g

@@ -141,3 +141,35 @@ def test_concatenate_stack_pad_values():
     assert mdl.concatenate([a, b], axis=1).shape == (2, 4)
     assert mdl.stack([a, b]).shape == (2, 2, 2)
     assert mdl.pad(a, 1).shape == (4, 4) and mdl.pad(a, 1).sum().item() == 4
+
+
+def test_contiguous_copies_only_a_tensor_that_is_not_row_major():
+    x = mdl.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.is_contiguous() and x.contiguous() is x
+    t = x.T
+    assert not t.is_contiguous()
+    c = t.contiguous()
+    assert c.is_contiguous() and c.data.flags.c_contiguous
+    np.testing.assert_array_equal(c.view(-1).numpy(), x.numpy().T.reshape(-1))  # view works after contiguous()
+    (c.view(-1) * mdl.tensor(np.arange(6.0))).sum().backward()  # and gradients flow through the copy
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+
+
+@pytest.mark.parametrize("make", ["transpose", "conv2d"])
+def test_grad_is_row_major_as_in_pytorch(make):
+    """A VJP may return a transposed or strided array; .grad is still row-major, so .view() works on it and an
+    in-place write through a reshape reaches it (as for a PyTorch parameter)."""
+    rng = np.random.default_rng(0)
+    if make == "transpose":  # float32 parameter, float64 product: the gradient is cast back, keeping its layout
+        w = mdl.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
+        (w.T * mdl.tensor(rng.standard_normal((3, 2)))).sum().backward()
+    else:
+        conv, x = mdl.nn.Conv2d(3, 4, (2, 3)).double(), mdl.tensor(rng.standard_normal((2, 3, 6, 5)))
+        (direct,) = mdl.autograd.grad(conv(x).sum(), conv.weight)  # the kernel's own result, not via .grad
+        assert direct.data.flags.c_contiguous
+        conv(x).sum().backward()
+        w = conv.weight
+    assert w.grad.data.flags.c_contiguous
+    assert w.grad.view(-1).shape == (w.numel(),)
+    w.grad.reshape(-1).mul_(0)
+    assert not w.grad.numpy().any()

@@ -83,7 +83,7 @@ def conv2d_weight_grad(x, g, shape, stride=(1, 1), padding=(0, 0)):
 
     Computed as the transpose of windows @ g.T: the same sums, but OpenBLAS (SkylakeX kernels) ran them
     1.4-1.6x faster in that orientation for LeNet's two layers (O of 6 and 16 rows is short for its kernels)."""
-    return (_columns(x, shape[2:], stride, padding) @ _rows(g).T).T.reshape(shape)
+    return (_columns(x, shape[2:], stride, padding) @ _rows(g).T).T.copy().reshape(shape)  # copy: row-major
 
 
 defvjp(conv2d,

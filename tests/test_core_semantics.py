@@ -97,6 +97,10 @@ def test_matrix_products_refuse_mixed_dtypes_instead_of_upcasting():
     with pytest.raises(TypeError, match="matmul"):
         mdl.ones(2, 2) @ mdl.ones(2, 2, dtype="float64")
     assert layer.double()(mdl.ones(4, 3, dtype="float64")).dtype == mdl.float64
+    conv = nn.Conv2d(3, 2, 2)  # a convolution is a matrix product too (PyTorch refuses this as well)
+    with pytest.raises(TypeError, match="conv2d: operands of different dtypes float64, float32"):
+        conv(mdl.ones(1, 3, 4, 4, dtype="float64"))
+    assert conv.double()(mdl.ones(1, 3, 4, 4, dtype="float64")).dtype == mdl.float64
 
 
 def test_pytorch_tensor_methods():

@@ -111,6 +111,22 @@ def test_cross_entropy_double_backward(reduction):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_batch_with_every_target_ignored_gives_a_nan_loss_and_zero_gradients(loss, weighted):
+    """As PyTorch: 0/0 for the mean, but no NaN in the gradient (it would reach the parameters)."""
+    logits, target = x32(3, 4), np.full(3, -100)
+    weight = x32(4) ** 2 if weighted else None
+    ours, theirs = mdl.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    out_m = getattr(F, loss)(ours, mdl.tensor(target), weight=None if weight is None else mdl.tensor(weight))
+    out_t = getattr(torch.nn.functional, loss)(theirs, torch.tensor(target),
+                                               weight=None if weight is None else torch.tensor(weight))
+    out_m.backward()
+    out_t.backward()
+    assert np.isnan(out_m.item()) and np.isnan(out_t.item())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
 def test_other_losses():
     a, b = x32(5, 3), x32(5, 3)
     labels = (rng.random((5, 3)) > 0.5).astype(np.float32)

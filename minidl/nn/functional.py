@@ -10,6 +10,7 @@ import warnings
 from .. import ops
 from ..creation import arange, ones_like, rand
 from ..ops import linear, sigmoid, tanh  # noqa: F401 - re-exported
+from ..ops.linalg import check_same_dtype
 from .arguments import check_probability, pair, single
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                              l1_loss, mse_loss, nll_loss)
@@ -159,6 +160,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002
     One matrix product over the input's windows (ops/convolution.py). ``padding`` may be "valid" or "same".
     """
     _check_input("conv2d", input, 4, "(N, C, H, W)", weight.shape[1])
+    check_same_dtype("conv2d", input, weight, bias)  # as linear: a float32 layer fed float64 data raises
     if padding == "same":
         input, padding = _same_padding(input, weight.shape[2:], stride), 0
     elif padding == "valid":

@@ -75,7 +75,11 @@ def _weighted_nll(log_probs, target, weight, ignore_index, reduction, label_smoo
         smooth = -spread.sum(1) * mask
         losses = (1 - label_smoothing) * losses + (label_smoothing / log_probs.shape[1]) * smooth
     if reduction == "mean":
-        return losses.sum() / w.sum()
+        # every target ignored: the loss is 0/0 = NaN and the gradient zero, as PyTorch's (a NaN gradient would
+        # reach the parameters at the next step; dividing by 1 keeps it finite, the NaN term is a constant)
+        total = w.sum()
+        empty = total == 0
+        return losses.sum() / ops.where(empty, 1, total) + ops.where(empty, float("nan"), 0)
     return _reduce(losses, reduction)
 
 

@@ -15,7 +15,7 @@ from .elementwise import multiply
 from .shape import reshape, squeeze, swapaxes, transpose, unsqueeze
 
 
-def _same_dtype(name, *operands):
+def check_same_dtype(name, *operands):
     dtypes = [getattr(a, "dtype", None) for a in operands if a is not None]
     if any(d != dtypes[0] for d in dtypes if d is not None) and dtypes[0] is not None:
         raise TypeError(f"{name}: operands of different dtypes {', '.join(str(d) for d in dtypes)}; convert one "
@@ -29,7 +29,7 @@ def _matmul(x, y):
 
 def matmul(x, y):
     """Matrix product with broadcasting over batch dimensions, 1-D operands as ``numpy.matmul``."""
-    _same_dtype("matmul", x, y)
+    check_same_dtype("matmul", x, y)
     return _matmul(x, y)
 
 
@@ -76,7 +76,7 @@ def linear(x, weight, bias=None):
     """``x @ weight.T + bias``: one op, so a layer costs one record and one fused VJP."""
     dtype = getattr(x, "dtype", None)
     if dtype is None or weight.dtype != dtype or bias is not None and bias.dtype != dtype:
-        _same_dtype("linear", x, weight, bias)  # the usual case (one dtype) without building lists: it runs per layer
+        check_same_dtype("linear", x, weight, bias)  # the usual case (one dtype) without building lists: it runs per layer
     return _linear(x, weight, bias)
 
 

@@ -281,3 +281,34 @@ def test_a_whole_training_run_matches_pytorch():
     assert len(rows) == 3
     for epoch, acc_m, _, acc_t, _ in rows:
         assert abs(float(acc_m) - float(acc_t)) <= 1 / 359, (epoch, acc_m, acc_t)
+
+
+@pytest.mark.parametrize("name", ["abs", "exp", "log", "neg", "relu", "sigmoid", "sqrt", "tanh"])
+def test_unary_in_place_ops(name):
+    """x.name_() on a recorded tensor and on a view of one: values and gradients as PyTorch's, the input's
+    value before the write used where the VJP needs it (log_, abs_, sqrt_)."""
+    a = rng.uniform(0.5, 2.0, (3, 4)) * rng.choice([-1, 1], (3, 4)) if name in ("abs", "neg", "relu") else \
+        rng.uniform(0.5, 2.0, (3, 4))
+    results = []
+    for lib in (mdl, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = x * 2
+        out = getattr(y, name + "_")()
+        z = x * 3
+        getattr(z[1:], name + "_")()  # through a view: the write reaches z
+        (out * lib.tensor(np.arange(12.0).reshape(3, 4)) + z).sum().backward()
+        assert out is y
+        results.append((y.detach().numpy(), z.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_unary_in_place_ops_refuse_what_pytorch_refuses():
+    with pytest.raises(TypeError, match="sigmoid_"):
+        mdl.tensor([1, 2]).sigmoid_()  # an integer tensor cannot hold the result
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        mdl.tensor([1.0, 2.0], requires_grad=True).exp_()
+    leaf = mdl.tensor([1.0, 4.0], requires_grad=True)
+    with mdl.no_grad():
+        leaf.sqrt_()  # allowed without recording, as an optimizer step
+    np.testing.assert_array_equal(leaf.numpy(), [1.0, 2.0])

@@ -21,7 +21,8 @@ from ..dtypes import is_floating
 from ..modes import switches
 from ..tensor import Tensor, ViewOf, mark_written
 from .conversion import to_device
-from .elementwise import add, clip, divide, multiply, subtract, zeros_of
+from .elementwise import (abs, add, clip, divide, exp, log, multiply, negative, relu, sigmoid, sqrt, subtract,
+                          tanh, zeros_of)
 from .shape import getitem, index_by_value, reshape
 
 
@@ -215,6 +216,24 @@ def copy_(t, src):
 
 def clamp_(t, min=None, max=None):  # noqa: A002 - PyTorch's argument names
     return _apply(t, clip, _write_clip, min, max)
+
+
+def _elementwise_in_place(op):
+    """``t.op_()``: ``op(t)`` written into ``t``'s own array; refused when ``t``'s dtype cannot hold the result
+    (``sigmoid_`` of an integer tensor), as PyTorch does."""
+    fun = op.primitive.fun
+
+    def write(a):
+        result = fun(a)
+        if not namespace(a).can_cast(result.dtype, a.dtype, "same_kind"):
+            raise TypeError(f"the result is {result.dtype}")
+        a[...] = result
+
+    return lambda t: _apply(t, op, write)
+
+
+abs_, exp_, log_, neg_, relu_, sigmoid_, sqrt_, tanh_ = (
+    _elementwise_in_place(op) for op in (abs, exp, log, negative, relu, sigmoid, sqrt, tanh))
 
 
 def setitem_(t, index, value):

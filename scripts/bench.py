@@ -121,7 +121,7 @@ def worker(args):
     lenet = lenet_of(128, device)
     floor = w.NumpySeedStep(128, xp)
     out["LeNet-5 step, batch 128"] = interleaved(clock, {"floor": floor, args.worker: lenet},
-                                                  max(3, rounds // 3), 3)
+                                                  rounds, 3 if args.quick else 5)
     if args.worker == "minidl" and device == "cpu":
         out["memory"] = memory(args, w)
         out["checkpointing"] = checkpointing(args, w, clock, np, mdl)

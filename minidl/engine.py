@@ -328,7 +328,7 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
         hooked = hooks.run_grad_hooks(leaf._hooks.grad, g, leaf.device, create)
         owned, g = owned and hooked is g, hooked  # a hook's tensor may be held elsewhere: copy it
     if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
+        g = g.astype(leaf.data.dtype, order="C")
         owned = True
     with _accumulation:  # several threads may run backward passes into one shared leaf
         grad = leaf._grad
@@ -338,7 +338,7 @@ def _accumulate(leaf: Tensor, g: Any, owned: bool, create: bool) -> None:
         elif grad is None:  # g has the leaf's shape, dtype and device: set without the .grad setter's checks
             # a row-major .grad, as PyTorch's for a row-major parameter: .view() works on it and in-place
             # writes through a reshape reach it (a transpose's VJP, say, gives a transposed array)
-            owned = owned and backends.is_row_major(g)
+            owned = owned and backends.backend_of_array(g).is_row_major(g)
             leaf._grad = Tensor(g if owned else g.copy(), leaf.device)
         else:
             grad.data += g

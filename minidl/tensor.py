@@ -408,7 +408,7 @@ class Tensor:
     def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
     def contiguous(self): return self if self.is_contiguous() else ops.clone(self)  # a row-major copy
-    def is_contiguous(self): return backends.is_row_major(self.data)
+    def is_contiguous(self): return self.backend.is_row_major(self.data)
     def gather(self, dim, index): return ops.gather(self, dim, index)
     def tril(self, diagonal=0): return ops.tril(self, diagonal)
     def triu(self, diagonal=0): return ops.triu(self, diagonal)

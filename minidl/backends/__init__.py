@@ -99,13 +99,6 @@ def backend_of_array(array):
     raise TypeError(f"no registered backend handles arrays of type {type(array).__name__}")
 
 
-def is_row_major(array) -> bool:
-    """Whether ``array``'s elements lie in row-major (C) order without gaps, as a new array's do
-    (an array type without NumPy's ``flags`` counts as row-major)."""
-    flags = getattr(array, "flags", None)
-    return True if flags is None else bool(flags.c_contiguous)
-
-
 def device_types():
     """The device types a tensor can live on ("cpu", "cuda", and any a registered backend claims)."""
     return sorted(_device_types)

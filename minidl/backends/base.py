@@ -72,6 +72,11 @@ class Backend:
         """Whether two arrays may overlap in memory (a quick bounds check, as numpy.may_share_memory)."""
         return bool(self.xp.may_share_memory(a, b))
 
+    def is_row_major(self, array):
+        """Whether ``array``'s elements lie in row-major (C) order without gaps, as a new array's do
+        (NumPy's and CuPy's ``flags.c_contiguous``; a backend whose arrays have no flags overrides this)."""
+        return bool(array.flags.c_contiguous)
+
     def where(self, condition, x, y):
         """``x`` where ``condition`` holds, else ``y`` (``xp.where``)."""
         return self.xp.where(condition, x, y)

@@ -172,6 +172,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002
 def conv1d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002
     """1-D cross-correlation: x (N, C, L), weight (O, C, k) -> (N, O, L_out), as a conv2d of height 1."""
     _check_input("conv1d", input, 3, "(N, C, L)", weight.shape[1])
+    check_same_dtype("conv1d", input, weight, bias)
     (s,) = single(stride)
     padding = padding if isinstance(padding, str) else (0, single(padding)[0])
     out = conv2d(ops.unsqueeze(input, 2), ops.unsqueeze(weight, 2), bias, s, padding)

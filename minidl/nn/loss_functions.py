@@ -75,11 +75,13 @@ def _weighted_nll(log_probs, target, weight, ignore_index, reduction, label_smoo
         smooth = -spread.sum(1) * mask
         losses = (1 - label_smoothing) * losses + (label_smoothing / log_probs.shape[1]) * smooth
     if reduction == "mean":
-        # every target ignored: the loss is 0/0 = NaN and the gradient zero, as PyTorch's (a NaN gradient would
-        # reach the parameters at the next step; dividing by 1 keeps it finite, the NaN term is a constant)
-        total = w.sum()
-        empty = total == 0
-        return losses.sum() / ops.where(empty, 1, total) + ops.where(empty, float("nan"), 0)
+        # every target ignored: the loss is 0/0 = NaN but the gradient zero, as PyTorch's (a NaN gradient would
+        # reach the parameters at the next step): divide by 1 instead, and select a NaN constant as the value.
+        # Counted targets whose weights are all zero still give 0/0 in both, as in PyTorch.
+        # An ignored row's gradient is a selected 0, not 0 * (1/0).
+        empty = valid.sum() == 0
+        losses = ops.where(valid, losses, 0)
+        return ops.where(empty, float("nan"), losses.sum() / ops.where(empty, 1, w.sum()))
     return _reduce(losses, reduction)
 
 

@@ -83,11 +83,12 @@ def _write_clip(a, lo, hi):
     namespace(a).clip(a, lo, hi, out=a)
 
 
-def _apply(t, prim, write, *operands):
-    """Write ``prim(t, *operands)`` into ``t``'s own array with ``write``, recording it when needed."""
+def _apply(t, prim, write, *operands, name=None):
+    """Write ``prim(t, *operands)`` into ``t``'s own array with ``write``, recording it when needed.
+    ``name`` (the op's, without the underscore) is what errors call it; by default the primitive's name."""
+    name = name or prim.primitive.name
     if not isinstance(t, Tensor):
-        raise TypeError(f"{prim.primitive.name}_: expected a Tensor, got {type(t).__name__}")
-    name = prim.primitive.name
+        raise TypeError(f"{name}_: expected a Tensor, got {type(t).__name__}")
     recording = switches.grad_enabled and is_floating(t.dtype) and (
         t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in operands))
     if recording:
@@ -218,9 +219,9 @@ def clamp_(t, min=None, max=None):  # noqa: A002 - PyTorch's argument names
     return _apply(t, clip, _write_clip, min, max)
 
 
-def _elementwise_in_place(op):
-    """``t.op_()``: ``op(t)`` written into ``t``'s own array; refused when ``t``'s dtype cannot hold the result
-    (``sigmoid_`` of an integer tensor), as PyTorch does."""
+def _elementwise_in_place(op, name):
+    """The in-place form ``name_`` of the elementwise ``op``: refused when the tensor's dtype cannot hold the
+    result (``sigmoid_`` of an integer tensor), as PyTorch does."""
     fun = op.primitive.fun
 
     def write(a):
@@ -229,11 +230,17 @@ def _elementwise_in_place(op):
             raise TypeError(f"the result is {result.dtype}")
         a[...] = result
 
-    return lambda t: _apply(t, op, write)
+    def in_place(t):
+        return _apply(t, op, write, name=name)
+
+    in_place.__name__ = in_place.__qualname__ = f"{name}_"
+    in_place.__doc__ = f"``t.{name}_()``: {name}(t) written into t, recorded as the out-of-place op."
+    return in_place
 
 
-abs_, exp_, log_, neg_, relu_, sigmoid_, sqrt_, tanh_ = (
-    _elementwise_in_place(op) for op in (abs, exp, log, negative, relu, sigmoid, sqrt, tanh))
+abs_, exp_, log_, neg_, relu_, sigmoid_, sqrt_, tanh_ = (_elementwise_in_place(op, name) for op, name in (
+    (abs, "abs"), (exp, "exp"), (log, "log"), (negative, "neg"), (relu, "relu"), (sigmoid, "sigmoid"),
+    (sqrt, "sqrt"), (tanh, "tanh")))
 
 
 def setitem_(t, index, value):

@@ -13,10 +13,7 @@ from minidl import backends
 from minidl.backends.cupy_backend import CupyBackend
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# distributed/nccl.py imports NCCL, which ships inside CuPy as cupy.cuda.nccl (the only place that may, as
-# distributed/ is for communication libraries); its arrays still come from the cupy backend's xp.
-ALLOWED_TO_IMPORT_ARRAY_LIBRARIES = ("minidl/backends/", "minidl/data/", "minidl/serialization.py",
-                                     "minidl/distributed/nccl.py")
+ALLOWED_TO_IMPORT_ARRAY_LIBRARIES = ("minidl/backends/", "minidl/data/", "minidl/serialization.py")
 
 
 def cuda_usable():

@@ -1,10 +1,13 @@
 """The GPU backend: CuPy, imported only when a "cuda" device is asked for.
 
-CuPy mirrors NumPy, so this module only supplies device handling and the two
-extras NumPy spells differently (scatter-add, host transfer).
+CuPy mirrors NumPy, so this module only supplies device handling, the two
+extras NumPy spells differently (scatter-add, host transfer), and CuPy's NCCL
+bindings for the distributed nccl group.
 """
 from .base import Backend, DeviceUnavailableError
 
+NCCL_HINT = ("CuPy cannot load NCCL, the library it uses for collectives between GPUs; NCCL is one of CuPy's "
+             "additional CUDA libraries: see https://docs.cupy.dev/en/stable/install.html")
 INSTALL_HINT = 'install CuPy for CUDA 12 with: pip install "minidl[cuda]" (or cupy-cuda11x for CUDA 11)'
 
 
@@ -22,6 +25,17 @@ class CupyBackend(Backend):
         else:
             self._import_error = None
             self.xp, self._cupyx, self.array_types = cupy, cupyx, (cupy.ndarray,)
+
+    def nccl(self):
+        """CuPy's NCCL bindings (``cupy.cuda.nccl``), for the distributed nccl group; ImportError saying how to
+        get NCCL where CuPy was built without it."""
+        try:
+            from cupy.cuda import nccl
+        except ImportError as err:
+            raise ImportError(f"{NCCL_HINT} ({err})") from err
+        if not getattr(nccl, "available", True):
+            raise ImportError(NCCL_HINT)
+        return nccl
 
     def check_available(self, device=None):
         if self._import_error is not None:

@@ -16,31 +16,17 @@ from ..tensor import Tensor
 from .mpi import MPIGroup
 from .work import ReduceOp, Work
 
-NCCL_HINT = ("CuPy cannot load NCCL, the library it uses for collectives between GPUs; NCCL is one of CuPy's "
-             "additional CUDA libraries: see https://docs.cupy.dev/en/stable/install.html")
-
-
-def _load_nccl() -> Any:
-    try:
-        from cupy.cuda import nccl
-    except ImportError as err:
-        raise ImportError(f"{NCCL_HINT} ({err})") from err
-    if not getattr(nccl, "available", True):
-        raise ImportError(NCCL_HINT)
-    return nccl
-
-
 class NCCLGroup:
     """One rank per GPU; NCCL moves the data, MPI (``MPIGroup``) sets the group up."""
 
     name = "nccl"
 
     def __init__(self):
-        cupy_backend = backends.get("cupy")
-        cupy_backend.check_available("cuda")  # says what is missing: CuPy, or a working driver and GPU
+        self.backend = backends.get("cupy")
+        self.backend.check_available("cuda")  # says what is missing: CuPy, or a working driver and GPU
         self.bootstrap = MPIGroup()
         try:
-            self._connect(cupy_backend.xp)
+            self._connect(self.backend.xp)
         except BaseException:
             self.bootstrap.close()
             raise
@@ -54,7 +40,7 @@ class NCCLGroup:
         if self.local_size > count:
             raise RuntimeError(f"init_process_group('nccl'): {self.local_size} ranks on this node but {count} "
                                "GPU(s); NCCL needs one GPU per rank: start at most one rank per GPU")
-        self.nccl = _load_nccl()
+        self.nccl = self.backend.nccl()
         cupy.cuda.Device(self.local_rank).use()
         unique_id = self.nccl.get_unique_id() if self.rank == 0 else None
         unique_id = self.bootstrap.comm.bcast(unique_id, root=0)  # pickled once, at set-up only
@@ -102,7 +88,7 @@ class NCCLGroup:
             raise RuntimeError(f"{what}: the nccl backend reduces tensors on this rank's GPU ({self.device}); this "
                                f"tensor is on {t.device}: move it with .to({self.device!r}), or use backend='mpi'")
         array = t.data
-        if array.flags.c_contiguous:
+        if self.backend.is_row_major(array):
             return array, None
         buf = self.cupy.ascontiguousarray(array)
         return buf, lambda: array.__setitem__(Ellipsis, buf)

@@ -31,7 +31,7 @@ def _batch_last(x, padding=(0, 0)):
     already and nothing is padded, else one copy."""
     ph, pw = padding
     t = x.transpose(1, 2, 3, 0)
-    if not (ph or pw) and t.flags.c_contiguous:
+    if not (ph or pw) and backend_of_array(x).is_row_major(t):
         return t
     c, h, w, n = t.shape
     padded = namespace(x).zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)

@@ -225,10 +225,7 @@ def _elementwise_in_place(op, name):
     fun = op.primitive.fun
 
     def write(a):
-        result = fun(a)
-        if not namespace(a).can_cast(result.dtype, a.dtype, "same_kind"):
-            raise TypeError(f"the result is {result.dtype}")
-        a[...] = result
+        namespace(a).copyto(a, fun(a), casting="same_kind")  # raises TypeError where a cannot hold the result
 
     def in_place(t):
         return _apply(t, op, write, name=name)

@@ -289,9 +289,25 @@ def test_a_signal_stops_cleanly_and_prints_the_resume_command(tmp_path, signum, 
     assert resumed.returncode == 143
 
 
+def wait_until_script_handles_signals(proc, timeout=60):
+    """Wait until the script has installed its own handlers, its first statements (they catch SIGTERM, which
+    Python leaves alone: /proc's SigCgt mask shows it). Before that, a SIGINT lands in the interpreter's own
+    start-up, whose KeyboardInterrupt no script can catch; a fixed sleep sometimes fell there under load."""
+    status, deadline = pathlib.Path(f"/proc/{proc.pid}/status"), time.monotonic() + timeout
+    if not status.exists():
+        time.sleep(0.5)
+        return
+    while time.monotonic() < deadline:
+        caught = next(int(line.split()[1], 16) for line in status.read_text().splitlines() if line.startswith("SigCgt"))
+        if caught >> (signal.SIGTERM - 1) & 1:
+            return
+        time.sleep(0.005)
+    raise AssertionError("the script never installed its signal handlers")
+
+
 def test_a_signal_before_training_exits_without_traceback(tmp_path):
     proc = start("--model", "mlp", "--epochs", "1")
-    time.sleep(0.5)  # still importing or loading
+    wait_until_script_handles_signals(proc)  # then still importing or loading
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 130) and "Traceback" not in err
